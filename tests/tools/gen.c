@@ -809,7 +809,7 @@ static int gen_slot_done(gen_run *run, gen_slot *s, CURLcode cc)
 	if (gen_retryable(cc, status) && ++s->attempt < GEN_MAX_ATTEMPTS) {
 		run->tally->retries++;
 		s->waiting = 1;
-		s->not_before_ms = gen_now_ms() + (25LL << s->attempt);
+		s->not_before_ms = gen_now_ms() + (50LL << s->attempt);
 		return 0;
 	}
 
