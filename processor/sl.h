@@ -23,10 +23,10 @@
  * - An sl_topology is owned by the caller until sl_app_new() takes it.
  * - `ud` pointers are never freed by the runtime.
  *
- * Errors are the SL_E* codes of processor/err.h.  A step that returns an
- * error other than SL_OK stops its task's batch; the record is retried
- * after the task's last commit (at-least-once).  Bad input is not an
- * error: dead-letter it with sl_ctx_dead_letter() and return SL_OK.
+ * Errors are the SL_E* codes of processor/err.h.  Bad input is not an
+ * error: dead-letter it with sl_ctx_dead_letter() and return SL_OK.  A
+ * step that returns an error has its record dead-lettered with the
+ * error's name as the reason, and processing goes on.
  */
 #ifndef SL_SL_H
 #define SL_SL_H
@@ -153,6 +153,13 @@ int sl_ctx_send(sl_ctx *ctx, const char *topic, const void *key,
 /* Send the record to the dead-letter topic with the reason. */
 int sl_ctx_dead_letter(sl_ctx *ctx, const sl_record *rec,
 		       const char *reason);
+
+/*
+ * The input partition's next offset to process, and its end (the high
+ * watermark, queried from the broker).  For "catch up first" logic.
+ */
+int64_t sl_ctx_input_position(const sl_ctx *ctx);
+int sl_ctx_input_end(sl_ctx *ctx, int64_t *end);
 
 /* The task's store (or a global table) by name; NULL if unknown. */
 sl_store *sl_ctx_store(sl_ctx *ctx, const char *name);
