@@ -57,9 +57,9 @@
 
 #define GEN_MAX_STEPS 4
 #define GEN_MAX_ATTEMPTS 6
-#define GEN_DAY_START (8 * 3600)	     /* 08:00 IST */
+#define GEN_DAY_START (8 * 3600)	  /* 08:00 IST */
 #define GEN_START_LAST (17 * 3600 + 1800) /* 17:30 IST */
-#define GEN_DAY_END (18 * 3600)	     /* 18:00 IST */
+#define GEN_DAY_END (18 * 3600)		  /* 18:00 IST */
 #define GEN_IST_OFFSET (5 * 3600 + 1800)
 
 /* ---- deterministic randomness ------------------------------------ */
@@ -203,8 +203,8 @@ static void gen_dir_pick(gen_dir *d)
 
 	qsort(d->pins, d->n, sizeof(*d->pins), gen_pin_cmp_code);
 	for (i = 0; i < d->n; i++) {
-		if (out > 0 && strcmp(d->pins[out - 1].code,
-				      d->pins[i].code) == 0) {
+		if (out > 0 &&
+		    strcmp(d->pins[out - 1].code, d->pins[i].code) == 0) {
 			if (gen_row_better(&d->pins[i], &d->pins[out - 1])) {
 				gen_pin_clear(&d->pins[out - 1]);
 				d->pins[out - 1] = d->pins[i];
@@ -268,7 +268,11 @@ out:
 
 /* ---- a person's plan ---------------------------------------------- */
 
-enum gen_outcome { GEN_COMPLETES, GEN_ABANDONS, GEN_OPTS_OUT };
+enum gen_outcome {
+	GEN_COMPLETES,
+	GEN_ABANDONS,
+	GEN_OPTS_OUT
+};
 
 static const char *const gen_langs[] = { "hi", "en", "bn", "te", "mr",
 					 "ta", "gu", "kn", "ml" };
@@ -282,17 +286,28 @@ static const char *gen_state_lang(const char *state)
 		const char *state;
 		const char *lang;
 	} map[] = {
-		{ "UTTAR PRADESH", "hi" },  { "BIHAR", "hi" },
-		{ "MADHYA PRADESH", "hi" }, { "RAJASTHAN", "hi" },
-		{ "HARYANA", "hi" },	    { "HIMACHAL PRADESH", "hi" },
-		{ "UTTARAKHAND", "hi" },    { "CHHATTISGARH", "hi" },
-		{ "JHARKHAND", "hi" },	    { "DELHI", "hi" },
-		{ "CHANDIGARH", "hi" },	    { "TAMIL NADU", "ta" },
-		{ "PUDUCHERRY", "ta" },	    { "KERALA", "ml" },
-		{ "LAKSHADWEEP", "ml" },    { "KARNATAKA", "kn" },
-		{ "ANDHRA PRADESH", "te" }, { "TELANGANA", "te" },
-		{ "MAHARASHTRA", "mr" },    { "GOA", "mr" },
-		{ "GUJARAT", "gu" },	    { "WEST BENGAL", "bn" },
+		{ "UTTAR PRADESH", "hi" },
+		{ "BIHAR", "hi" },
+		{ "MADHYA PRADESH", "hi" },
+		{ "RAJASTHAN", "hi" },
+		{ "HARYANA", "hi" },
+		{ "HIMACHAL PRADESH", "hi" },
+		{ "UTTARAKHAND", "hi" },
+		{ "CHHATTISGARH", "hi" },
+		{ "JHARKHAND", "hi" },
+		{ "DELHI", "hi" },
+		{ "CHANDIGARH", "hi" },
+		{ "TAMIL NADU", "ta" },
+		{ "PUDUCHERRY", "ta" },
+		{ "KERALA", "ml" },
+		{ "LAKSHADWEEP", "ml" },
+		{ "KARNATAKA", "kn" },
+		{ "ANDHRA PRADESH", "te" },
+		{ "TELANGANA", "te" },
+		{ "MAHARASHTRA", "mr" },
+		{ "GOA", "mr" },
+		{ "GUJARAT", "gu" },
+		{ "WEST BENGAL", "bn" },
 		{ "TRIPURA", "bn" },
 		{ "THE DADRA AND NAGAR HAVELI AND DAMAN AND DIU", "gu" },
 	};
@@ -308,8 +323,8 @@ typedef struct gen_plan {
 	char phone[16];
 	const char *lang;
 	const char *channel;
-	size_t pin; /* index into the directory */
-	int start_s;	/* seconds after local midnight, IST */
+	size_t pin;  /* index into the directory */
+	int start_s; /* seconds after local midnight, IST */
 	int nsteps;
 	int step_s[GEN_MAX_STEPS];
 	enum gen_outcome outcome;
@@ -372,8 +387,8 @@ static void gen_plan_make(uint64_t seed, uint64_t n, const gen_dir *dir,
 
 	memset(p, 0, sizeof(*p));
 	gen_rng_for_user(&r, seed, n);
-	snprintf(p->user_id, sizeof(p->user_id), "u-%" PRIu64 "-%" PRIu64,
-		 seed, n + 1);
+	snprintf(p->user_id, sizeof(p->user_id), "u-%" PRIu64 "-%" PRIu64, seed,
+		 n + 1);
 	snprintf(p->phone, sizeof(p->phone), "+91%u%09u",
 		 6 + gen_rng_below(&r, 4), gen_rng_below(&r, 1000000000u));
 	p->pin = gen_rng_below(&r, (uint32_t)dir->n);
@@ -398,13 +413,18 @@ static int gen_plan_nreq(const gen_plan *p)
 
 /* ---- requests ----------------------------------------------------- */
 
-enum gen_kind { GEN_STARTED, GEN_STEP, GEN_COMPLETED, GEN_OPTED_OUT };
+enum gen_kind {
+	GEN_STARTED,
+	GEN_STEP,
+	GEN_COMPLETED,
+	GEN_OPTED_OUT
+};
 #define GEN_NKINDS 4
 
-static const char *const gen_kind_names[GEN_NKINDS] = {
-	"screening_started", "screening_step", "screening_completed",
-	"opted_out"
-};
+static const char *const gen_kind_names[GEN_NKINDS] = { "screening_started",
+							"screening_step",
+							"screening_completed",
+							"opted_out" };
 
 typedef struct gen_req {
 	enum gen_kind kind;
@@ -416,8 +436,8 @@ typedef struct gen_req {
 /* "2026-12-04T16:20:01+05:30" for second `s` of date `date` (IST). */
 static void gen_fmt_time(const char *date, int s, char *out, size_t n)
 {
-	snprintf(out, n, "%sT%02d:%02d:%02d+05:30", date, s / 3600,
-		 s / 60 % 60, s % 60);
+	snprintf(out, n, "%sT%02d:%02d:%02d+05:30", date, s / 3600, s / 60 % 60,
+		 s % 60);
 }
 
 static cJSON *gen_answers(const gen_plan *p)
@@ -462,9 +482,9 @@ static cJSON *gen_event_body(const gen_plan *p, const gen_dir *dir,
 
 	if (o == NULL)
 		return NULL;
-	s = kind == GEN_STARTED ? p->start_s :
-	    kind == GEN_STEP	? p->step_s[k - 1] :
-				  p->optout_s;
+	s = kind == GEN_STARTED ? p->start_s
+	    : kind == GEN_STEP	? p->step_s[k - 1]
+				: p->optout_s;
 	gen_fmt_time(date, s, ts, sizeof(ts));
 	cJSON_AddStringToObject(o, "event_id", event_id);
 	cJSON_AddStringToObject(o, "type", gen_kind_names[kind]);
@@ -485,8 +505,8 @@ static cJSON *gen_event_body(const gen_plan *p, const gen_dir *dir,
  * Request k (0-based) of person p into *q; q->body is the caller's to
  * free.  0 ok, -1 out of memory.
  */
-static int gen_req_make(const gen_plan *p, const gen_dir *dir,
-			const char *date, int k, gen_req *q)
+static int gen_req_make(const gen_plan *p, const gen_dir *dir, const char *date,
+			int k, gen_req *q)
 {
 	cJSON *o;
 
@@ -496,8 +516,8 @@ static int gen_req_make(const gen_plan *p, const gen_dir *dir,
 	else if (k <= p->nsteps)
 		q->kind = GEN_STEP;
 	else
-		q->kind = p->outcome == GEN_COMPLETES ? GEN_COMPLETED :
-							GEN_OPTED_OUT;
+		q->kind = p->outcome == GEN_COMPLETES ? GEN_COMPLETED
+						      : GEN_OPTED_OUT;
 	snprintf(q->idem, sizeof(q->idem), "%s-%d", p->user_id, k);
 
 	if (q->kind == GEN_COMPLETED) {
@@ -516,7 +536,11 @@ static int gen_req_make(const gen_plan *p, const gen_dir *dir,
 
 /* ---- the tally ---------------------------------------------------- */
 
-enum { GEN_U_STARTED = 1, GEN_U_COMPLETED = 2, GEN_U_OPTED_OUT = 4 };
+enum {
+	GEN_U_STARTED = 1,
+	GEN_U_COMPLETED = 2,
+	GEN_U_OPTED_OUT = 4
+};
 
 typedef struct gen_tally {
 	uint64_t accepted[GEN_NKINDS];
@@ -581,8 +605,8 @@ static int gen_tally_reach(const gen_tally *t, uint64_t nusers,
 	for (i = 0; i < nr; i++) {
 		if (gen_is_na(reached[i]->district))
 			continue;
-		if (i > 0 && gen_cmp_district(&reached[i - 1],
-					      &reached[i]) == 0)
+		if (i > 0 &&
+		    gen_cmp_district(&reached[i - 1], &reached[i]) == 0)
 			continue;
 		(*ndistricts)++;
 	}
@@ -616,8 +640,8 @@ static int gen_tally_write(const gen_tally *t, const gen_opts *o,
 	FILE *f = NULL;
 	int rc = -1;
 
-	if (root == NULL || gen_tally_reach(t, o->users, dir, &npins,
-					    &ndist) != 0)
+	if (root == NULL ||
+	    gen_tally_reach(t, o->users, dir, &npins, &ndist) != 0)
 		goto out;
 	for (i = 0; i < o->users; i++) {
 		unsigned u = t->users[i];
@@ -901,9 +925,9 @@ static void gen_progress(gen_run *run, int64_t *last_ms, int64_t t0)
 	if (now - *last_ms < 5000)
 		return;
 	*last_ms = now;
-	SL_INFO("gen", "progress users=%" PRIu64 "/%" PRIu64
-		" requests=%" PRIu64 " retries=%" PRIu64
-		" failures=%" PRIu64 " elapsed_s=%.1f",
+	SL_INFO("gen",
+		"progress users=%" PRIu64 "/%" PRIu64 " requests=%" PRIu64
+		" retries=%" PRIu64 " failures=%" PRIu64 " elapsed_s=%.1f",
 		run->next_user, run->o->users, run->tally->requests,
 		run->tally->retries, run->tally->failures,
 		(double)(now - t0) / 1000);
@@ -959,8 +983,7 @@ out:
 }
 
 /* --print-plan: every request as a JSON line, all counted accepted. */
-static int gen_print_plan(const gen_opts *o, const gen_dir *dir,
-			  gen_tally *t)
+static int gen_print_plan(const gen_opts *o, const gen_dir *dir, gen_tally *t)
 {
 	gen_plan p;
 	gen_req q;
@@ -1018,9 +1041,9 @@ static int gen_check_date(const char *s)
 	t = timegm(&tm);
 	gmtime_r(&t, &back);
 	return back.tm_year == y - 1900 && back.tm_mon == m - 1 &&
-			       back.tm_mday == d ?
-		       0 :
-		       -1;
+			       back.tm_mday == d
+		       ? 0
+		       : -1;
 }
 
 static void gen_today_ist(char *out, size_t n)
@@ -1062,13 +1085,27 @@ static int gen_parse_args(int argc, char **argv, gen_opts *o)
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'a': o->api = optarg; break;
-		case 't': o->token = optarg; break;
-		case 'd': o->date = optarg; break;
-		case 'o': o->tally = optarg; break;
-		case 'p': o->pincodes = optarg; break;
-		case 'P': o->print_plan = 1; break;
-		case 'h': gen_usage(stdout); return 1;
+		case 'a':
+			o->api = optarg;
+			break;
+		case 't':
+			o->token = optarg;
+			break;
+		case 'd':
+			o->date = optarg;
+			break;
+		case 'o':
+			o->tally = optarg;
+			break;
+		case 'p':
+			o->pincodes = optarg;
+			break;
+		case 'P':
+			o->print_plan = 1;
+			break;
+		case 'h':
+			gen_usage(stdout);
+			return 1;
 		case 'u':
 			if (gen_parse_u64(optarg, &o->users) != 0)
 				goto bad;
@@ -1078,12 +1115,12 @@ static int gen_parse_args(int argc, char **argv, gen_opts *o)
 				goto bad;
 			break;
 		case 'c':
-			if (gen_parse_u64(optarg, &v) != 0 || v < 1 ||
-			    v > 4096)
+			if (gen_parse_u64(optarg, &v) != 0 || v < 1 || v > 4096)
 				goto bad;
 			o->concurrency = (long)v;
 			break;
-		default: goto bad;
+		default:
+			goto bad;
 		}
 	}
 	if (optind != argc || o->tally == NULL ||
@@ -1125,12 +1162,13 @@ int main(int argc, char **argv)
 	curl_up = 1;
 
 	t0 = gen_now_ms();
-	sent = o.print_plan ? gen_print_plan(&o, &dir, &t) :
-			      gen_send(&o, &dir, &t);
+	sent = o.print_plan ? gen_print_plan(&o, &dir, &t)
+			    : gen_send(&o, &dir, &t);
 	if (gen_tally_write(&t, &o, &dir, (double)(gen_now_ms() - t0) / 1000))
 		goto out;
-	SL_INFO("gen", "done users=%" PRIu64 " requests=%" PRIu64
-		" failures=%" PRIu64 " retries=%" PRIu64 " elapsed_s=%.2f",
+	SL_INFO("gen",
+		"done users=%" PRIu64 " requests=%" PRIu64 " failures=%" PRIu64
+		" retries=%" PRIu64 " elapsed_s=%.2f",
 		o.users, t.requests, t.failures, t.retries,
 		(double)(gen_now_ms() - t0) / 1000);
 	rc = sent == 0 && t.failures == 0 ? 0 : 1;

@@ -29,23 +29,22 @@
  *	200006  Pune 2 vs PUNE 2: byte order      -> PUNE ('U' < 'u')
  * The header, a short line, a bad pin and a bad count are skipped.
  */
-static const char test_csv[] =
-	"pincode,district,state,post_offices\n"
-	"110001,NEW DELHI,DELHI,23\n"
-	"200001,NA,NA,9\n"
-	"200005,LOW,X,1\n"
-	"200002,Zeta,S1,3\n"
-	"200001,B,S,2\n"
-	"200003,Same,SB,2\n"
-	"200002,Alpha,S2,3\n"
-	"200004,NA,NA,1\n"
-	"200003,Same,SA,2\n"
-	"200005,HIGH,X,5\n"
-	"200006,Pune,MAHARASHTRA,2\n"
-	"200006,PUNE,MAHARASHTRA,2\n"
-	"bad line\n"
-	"012345,Zero,Z,1\n"
-	"300001,Count,C,many\n";
+static const char test_csv[] = "pincode,district,state,post_offices\n"
+			       "110001,NEW DELHI,DELHI,23\n"
+			       "200001,NA,NA,9\n"
+			       "200005,LOW,X,1\n"
+			       "200002,Zeta,S1,3\n"
+			       "200001,B,S,2\n"
+			       "200003,Same,SB,2\n"
+			       "200002,Alpha,S2,3\n"
+			       "200004,NA,NA,1\n"
+			       "200003,Same,SA,2\n"
+			       "200005,HIGH,X,5\n"
+			       "200006,Pune,MAHARASHTRA,2\n"
+			       "200006,PUNE,MAHARASHTRA,2\n"
+			       "bad line\n"
+			       "012345,Zero,Z,1\n"
+			       "300001,Count,C,many\n";
 
 static char test_path[64];
 
@@ -121,8 +120,8 @@ static void test_dir_missing(void **state)
 /* Started at pins 200001 twice, 200002, 200004 (NA), 200006. */
 static void test_tally_reach(void **state)
 {
-	const char *codes[] = { "200001", "200001", "200002", "200004",
-				"200006", "110001" };
+	const char *codes[] = { "200001", "200001", "200002",
+				"200004", "200006", "110001" };
 	unsigned char users[6] = { 1, 1, 1, 1, 1, 0 };
 	size_t pins[6];
 	gen_tally t = { .users = users, .user_pin = pins };
@@ -219,69 +218,70 @@ static void test_plan_deterministic(void **state)
 	gen_dir_free(&d);
 }
 
-/* The requests of one person, in order, as the API expects them. */
+static const char *str_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static int int_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	return cJSON_IsNumber(v) ? v->valueint : -1;
+}
+
+/* Request k of person p, checked against the plan. */
+static void check_request(const gen_plan *p, const gen_dir *d, int k)
+{
+	gen_req q;
+	cJSON *o;
+
+	assert_int_equal(gen_req_make(p, d, "2026-03-10", k, &q), 0);
+	o = cJSON_Parse(q.body);
+	assert_non_null(o);
+	if (k == 0) {
+		assert_string_equal(q.path, "/v1/journey");
+		assert_string_equal(str_of(o, "type"), "screening_started");
+		assert_string_equal(str_of(o, "pincode"), d->pins[p->pin].code);
+		assert_string_equal(str_of(o, "phone"), p->phone);
+		assert_string_equal(str_of(o, "event_id"), q.idem);
+	} else if (k <= p->nsteps) {
+		assert_string_equal(str_of(o, "type"), "screening_step");
+		assert_int_equal(int_of(o, "step"), k);
+	} else if (p->outcome == GEN_COMPLETES) {
+		assert_string_equal(q.path, "/v1/screenings");
+		assert_int_equal(int_of(o, "score"), p->score);
+		assert_true(cJSON_IsObject(cJSON_GetObjectItem(o, "answers")));
+		assert_null(cJSON_GetObjectItem(o, "type"));
+	} else {
+		assert_string_equal(str_of(o, "type"), "opted_out");
+	}
+	assert_string_equal(str_of(o, "user_id"), p->user_id);
+	cJSON_Delete(o);
+	free(q.body);
+}
+
+/* The requests of people who finish, in order, as the API wants them. */
 static void test_requests(void **state)
 {
-	gen_plan p;
-	gen_req q;
-	gen_dir d;
-	cJSON *o;
 	int k, found = 0;
-	uint64_t i;
+	gen_plan p;
+	gen_dir d;
 
 	(void)state;
 	assert_int_equal(gen_dir_load(test_path, &d), 0);
-	for (i = 0; i < 100 && found < 3; i++) {
+	for (uint64_t i = 0; i < 100 && found < 4; i++) {
 		gen_plan_make(3, i, &d, &p);
 		if (p.outcome == GEN_ABANDONS || p.nsteps < 1)
 			continue;
 		found++;
 		assert_int_equal(gen_plan_nreq(&p), p.nsteps + 2);
-		for (k = 0; k < gen_plan_nreq(&p); k++) {
-			assert_int_equal(gen_req_make(&p, &d, "2026-03-10", k,
-						      &q),
-					 0);
-			o = cJSON_Parse(q.body);
-			assert_non_null(o);
-			if (k == 0) {
-				assert_string_equal(q.path, "/v1/journey");
-				assert_string_equal(
-					cJSON_GetObjectItem(o, "type")
-						->valuestring,
-					"screening_started");
-				assert_string_equal(
-					cJSON_GetObjectItem(o, "pincode")
-						->valuestring,
-					d.pins[p.pin].code);
-				assert_string_equal(
-					cJSON_GetObjectItem(o, "event_id")
-						->valuestring,
-					q.idem);
-			} else if (k <= p.nsteps) {
-				assert_int_equal(
-					cJSON_GetObjectItem(o, "step")
-						->valueint,
-					k);
-			} else if (p.outcome == GEN_COMPLETES) {
-				assert_string_equal(q.path, "/v1/screenings");
-				assert_int_equal(
-					cJSON_GetObjectItem(o, "score")
-						->valueint,
-					p.score);
-				assert_true(cJSON_IsObject(
-					cJSON_GetObjectItem(o, "answers")));
-				assert_null(cJSON_GetObjectItem(o, "type"));
-			} else {
-				assert_string_equal(
-					cJSON_GetObjectItem(o, "type")
-						->valuestring,
-					"opted_out");
-			}
-			cJSON_Delete(o);
-			free(q.body);
-		}
+		for (k = 0; k < gen_plan_nreq(&p); k++)
+			check_request(&p, &d, k);
 	}
-	assert_int_equal(found, 3);
+	assert_int_equal(found, 4);
 	gen_dir_free(&d);
 }
 
