@@ -1,0 +1,1217 @@
+/*
+ * clickhouse.c — the journey_events schema and the ClickHouse sink.
+ *
+ * The sink buffers rows per Kafka partition and delivers them with
+ * `INSERT INTO <db>.journey_events FORMAT JSONEachRow` over HTTP.
+ * Each buffered row moves through these states; `cursor` of its
+ * partition separates the settled rows from the rest:
+ *
+ *	write()            flush()
+ *	  |  encoded   ---- POST ok -----------------> accepted  \
+ *	  +----------> | -- data error: bisect, then             |-> settled
+ *	  |            |    the one row alone rejected -> dead    |   (cursor
+ *	  |  refused   |                                          |    passes)
+ *	  +----------> +--- io->dead_letter() --------> dead     /
+ *	               |
+ *	               +--- transient or config error: stays; flush returns
+ *	                    SL_ETRANSIENT and starts from cursor next time
+ *
+ * A partition whose rows are all settled is emptied.  A retried
+ * INSERT that ClickHouse had in fact stored leaves duplicates only in
+ * the raw table: the table is a ReplacingMergeTree ordered by event_id,
+ * and journey_events_dedup reads it FINAL (ClickHouse 18.16 has no
+ * insert dedup for non-replicated tables; connectors.md 1.3).
+ *
+ * ClickHouse 18.16 sends no exception-code header and answers 500 for
+ * a bad row, so replies are classified from "Code: NN" in the body
+ * (connectors.md 1.4).  Unknown codes count as transient: a row is
+ * dead-lettered only when ClickHouse rejects it alone with a known data
+ * error, never because of our own setup.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+#include <curl/curl.h>
+
+#include "connectors/clickhouse_int.h"
+#include "connectors/dryrun.h"
+#include "processor/log.h"
+#include "processor/timeutil.h"
+
+#define CH_COMP "clickhouse"
+#define CH_DEFAULT_BATCH_BYTES (16u << 20)
+#define CH_DEFAULT_TIMEOUT_MS 30000
+#define CH_CONNECT_TIMEOUT_MS 5000
+/* Debian's server closes idle connections after 3 s; do not reuse older. */
+#define CH_MAX_IDLE_S 2
+#define CH_DATETIME_MAX 4294967295LL
+
+/* ---- the schema -------------------------------------------------- */
+
+static const char ch_columns_ddl[] =
+	"event_id String, type String, user_id String, "
+	"occurred_at DateTime('UTC'), lang String, pincode String, "
+	"district String, state String, score Nullable(UInt8), "
+	"step Nullable(UInt32), channel String, screening_id String, "
+	"kafka_partition UInt16, kafka_offset UInt64, "
+	"ingested_at DateTime('UTC')";
+
+/* ---- growable buffers -------------------------------------------- */
+
+struct ch_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_reserve(struct ch_buf *b, size_t extra)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	if (b->len + extra <= b->cap)
+		return SL_OK;
+	while (cap < b->len + extra)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (p == NULL)
+		return SL_ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return SL_OK;
+}
+
+static int buf_add(struct ch_buf *b, const void *d, size_t n)
+{
+	if (buf_reserve(b, n) != SL_OK)
+		return SL_ENOMEM;
+	if (n > 0)
+		memcpy(b->p + b->len, d, n);
+	b->len += n;
+	return SL_OK;
+}
+
+/* ---- classifying replies ----------------------------------------- */
+
+/* Rows ClickHouse cannot read: the data is at fault. */
+static const int ch_data_codes[] = {
+	6,   /* CANNOT_PARSE_TEXT */
+	25,  /* CANNOT_PARSE_ESCAPE_SEQUENCE */
+	26,  /* CANNOT_PARSE_QUOTED_STRING */
+	27,  /* CANNOT_PARSE_INPUT_ASSERTION_FAILED */
+	32,  /* ATTEMPT_TO_READ_AFTER_EOF */
+	33,  /* CANNOT_READ_ALL_DATA */
+	38,  /* CANNOT_PARSE_DATE */
+	41,  /* CANNOT_PARSE_DATETIME */
+	53,  /* TYPE_MISMATCH */
+	69,  /* ARGUMENT_OUT_OF_BOUND */
+	70,  /* CANNOT_CONVERT_TYPE */
+	72,  /* CANNOT_PARSE_NUMBER */
+	128, /* TOO_LARGE_ARRAY_SIZE */
+	130, /* CANNOT_READ_ARRAY_FROM_TEXT */
+	131, /* TOO_LARGE_STRING_SIZE */
+	321, /* VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE */
+	349, /* CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN */
+	376, /* CANNOT_PARSE_UUID */
+	407, /* DECIMAL_OVERFLOW */
+};
+
+/*
+ * Our setup is at fault.  117 (INCORRECT_DATA, "Unknown field found")
+ * is here, not with the data codes: the encoder sends only the table's
+ * columns, so an unknown field means the table is not what we migrated.
+ */
+static const int ch_config_codes[] = {
+	8,   /* THERE_IS_NO_COLUMN */
+	10,  /* NOT_FOUND_COLUMN_IN_BLOCK */
+	16,  /* NO_SUCH_COLUMN_IN_TABLE */
+	47,  /* UNKNOWN_IDENTIFIER */
+	60,  /* UNKNOWN_TABLE */
+	62,  /* SYNTAX_ERROR */
+	73,  /* UNKNOWN_FORMAT */
+	81,  /* UNKNOWN_DATABASE */
+	115, /* UNKNOWN_SETTING */
+	117, /* INCORRECT_DATA */
+	164, /* READONLY */
+	192, /* UNKNOWN_USER */
+	193, /* WRONG_PASSWORD */
+	194, /* REQUIRED_PASSWORD */
+	195, /* IP_ADDRESS_NOT_ALLOWED */
+	218, /* TABLE_IS_DROPPED */
+	291, /* DATABASE_ACCESS_DENIED */
+	381, /* HTTP_LENGTH_REQUIRED */
+	497, /* ACCESS_DENIED */
+	516, /* AUTHENTICATION_FAILED */
+};
+
+static int code_in(int code, const int *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i] == code)
+			return 1;
+	return 0;
+}
+
+enum ch_class ch_code_class(int code)
+{
+	if (code_in(code, ch_data_codes,
+		    sizeof(ch_data_codes) / sizeof(*ch_data_codes)))
+		return CH_DATA;
+	if (code_in(code, ch_config_codes,
+		    sizeof(ch_config_codes) / sizeof(*ch_config_codes)))
+		return CH_CONFIG;
+	return CH_TRANSIENT;
+}
+
+/* The number after the first `tag` in s, or 0. */
+static long number_after(const char *s, const char *tag)
+{
+	const char *p = strstr(s, tag);
+	long v = 0;
+
+	if (p == NULL)
+		return 0;
+	for (p += strlen(tag); isdigit((unsigned char)*p) && v < 100000000; p++)
+		v = v * 10 + (*p - '0');
+	return v;
+}
+
+/* ClickHouse's message on one line, without the e.what() tail. */
+static void one_line_message(const char *body, size_t len, char *out, size_t n)
+{
+	const char *end = strstr(body, ", e.what() = ");
+	size_t m = end != NULL ? (size_t)(end - body) : len;
+	size_t o = 0;
+
+	for (size_t i = 0; i < m && o + 1 < n; i++) {
+		char c = body[i];
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		if (c == ' ' && (o == 0 || out[o - 1] == ' '))
+			continue;
+		out[o++] = c;
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+}
+
+void ch_classify(long status, const char *body, size_t len, ch_verdict *v)
+{
+	const char *code = strstr(body, "Code: ");
+
+	memset(v, 0, sizeof(*v));
+	if (code != NULL)
+		v->code = (int)number_after(code, "Code: ");
+	v->row = number_after(body, "(at row ");
+	one_line_message(body, len, v->msg, sizeof(v->msg));
+
+	/* An exception says more than the status (18.16: 500 for bad rows). */
+	if (v->code > 0)
+		v->cls = ch_code_class(v->code);
+	else if (status == 200)
+		v->cls = CH_ACCEPTED;
+	else if (status >= 400 && status < 500 && status != 408 &&
+		 status != 429)
+		v->cls = CH_CONFIG;
+	else
+		v->cls = CH_TRANSIENT;
+	if (v->msg[0] == '\0' && v->cls != CH_ACCEPTED)
+		snprintf(v->msg, sizeof(v->msg), "HTTP %ld", status);
+}
+
+/* ---- encoding rows ----------------------------------------------- */
+
+enum ch_kind {
+	K_STRING,   /* String: "" when absent */
+	K_TIME,	    /* DateTime from RFC 3339 or Unix seconds */
+	K_NULLABLE, /* Nullable(UIntN): null when absent */
+	K_PARTITION,
+	K_OFFSET,
+	K_INGESTED,
+};
+
+/* The table's columns, in order; max bounds the integer kinds. */
+static const struct ch_col {
+	const char *name;
+	enum ch_kind kind;
+	double max;
+} ch_cols[] = {
+	{ "event_id", K_STRING, 0 },
+	{ "type", K_STRING, 0 },
+	{ "user_id", K_STRING, 0 },
+	{ "occurred_at", K_TIME, 0 },
+	{ "lang", K_STRING, 0 },
+	{ "pincode", K_STRING, 0 },
+	{ "district", K_STRING, 0 },
+	{ "state", K_STRING, 0 },
+	{ "score", K_NULLABLE, 255 },
+	{ "step", K_NULLABLE, 4294967295.0 },
+	{ "channel", K_STRING, 0 },
+	{ "screening_id", K_STRING, 0 },
+	{ "kafka_partition", K_PARTITION, 65535 },
+	{ "kafka_offset", K_OFFSET, 9007199254740992.0 }, /* 2^53 */
+	{ "ingested_at", K_INGESTED, 0 },
+};
+
+#define CH_NCOLS (sizeof(ch_cols) / sizeof(*ch_cols))
+
+/* The column called `name`, or -1. */
+static int col_index(const char *name)
+{
+	for (size_t i = 0; i < CH_NCOLS; i++)
+		if (ch_cols[i].name[0] == name[0] &&
+		    strcmp(ch_cols[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int add_raw_int(cJSON *row, const char *name, long long v)
+{
+	char num[24];
+	cJSON *it;
+
+	snprintf(num, sizeof(num), "%lld", v);
+	it = cJSON_CreateRaw(num);
+	if (it == NULL)
+		return SL_ENOMEM;
+	cJSON_AddItemToObjectCS(row, name, it);
+	return SL_OK;
+}
+
+/* Move the event's item to the row (the names are static strings). */
+static void move_item(cJSON *ev, cJSON *it, cJSON *row, const char *name)
+{
+	cJSON_DetachItemViaPointer(ev, it);
+	cJSON_AddItemToObjectCS(row, name, it);
+}
+
+/*
+ * An integer column: null or `dflt` when absent, the integer when in
+ * [0, max], other JSON as it is; SL_EINVAL when out of range.
+ */
+static int add_int_col(cJSON *row, cJSON *ev, cJSON *it, const struct ch_col *c,
+		       long long dflt, char *why, size_t why_len)
+{
+	double d;
+
+	if (it == NULL || cJSON_IsNull(it)) {
+		if (c->kind != K_NULLABLE)
+			return add_raw_int(row, c->name, dflt);
+		return cJSON_AddNullToObject(row, c->name) ? SL_OK : SL_ENOMEM;
+	}
+	if (!cJSON_IsNumber(it)) {
+		move_item(ev, it, row, c->name);
+		return SL_OK;
+	}
+	d = it->valuedouble;
+	if (d != floor(d) || d < 0 || d > c->max) {
+		snprintf(why, why_len, "%s: must be an integer from 0 to %.0f",
+			 c->name, c->max);
+		return SL_EINVAL;
+	}
+	return add_raw_int(row, c->name, (long long)d);
+}
+
+/* occurred_at as Unix seconds: RFC 3339 text or a number of seconds. */
+static int add_time_col(cJSON *row, const cJSON *it, char *why, size_t why_len)
+{
+	int64_t ms, s;
+
+	if (cJSON_IsString(it) &&
+	    sl_time_parse_rfc3339(it->valuestring, &ms) == SL_OK)
+		s = sl_floor_div(ms, 1000);
+	else if (cJSON_IsNumber(it) &&
+		 it->valuedouble == floor(it->valuedouble) &&
+		 fabs(it->valuedouble) < 1e15)
+		s = (int64_t)it->valuedouble;
+	else {
+		snprintf(why, why_len, "occurred_at: %s",
+			 it == NULL ? "missing"
+				    : "must be an RFC 3339 date-time "
+				      "with offset");
+		return SL_EINVAL;
+	}
+	if (s < 0 || s > CH_DATETIME_MAX) {
+		snprintf(why, why_len,
+			 "occurred_at: outside ClickHouse DateTime's range "
+			 "(1970 to 2106)");
+		return SL_EINVAL;
+	}
+	return add_raw_int(row, "occurred_at", (long long)s);
+}
+
+/* One column of the row from its field `it` (NULL when absent). */
+static int add_col(cJSON *row, cJSON *ev, cJSON *it, const struct ch_col *c,
+		   int32_t partition, int64_t offset, int64_t ingested_s,
+		   char *why, size_t why_len)
+{
+	switch (c->kind) {
+	case K_STRING:
+		/* Strings, and JSON of other types for ClickHouse to judge. */
+		if (it != NULL && !cJSON_IsNull(it)) {
+			move_item(ev, it, row, c->name);
+			return SL_OK;
+		}
+		return cJSON_AddStringToObject(row, c->name, "") ? SL_OK
+								 : SL_ENOMEM;
+	case K_TIME:
+		return add_time_col(row, it, why, why_len);
+	case K_NULLABLE:
+		return add_int_col(row, ev, it, c, 0, why, why_len);
+	case K_PARTITION:
+		return add_int_col(row, ev, it, c, partition, why, why_len);
+	case K_OFFSET:
+		return add_int_col(row, ev, it, c, offset, why, why_len);
+	case K_INGESTED:
+		return add_raw_int(row, c->name, (long long)ingested_s);
+	}
+	return SL_EINVAL;
+}
+
+/* The columns in table order, taken from the event `ev`. */
+static int build_row(cJSON *ev, cJSON *row, int32_t partition, int64_t offset,
+		     int64_t ingested_s, char *why, size_t why_len)
+{
+	cJSON *field[CH_NCOLS] = { 0 }, *it;
+	int rc = SL_OK;
+
+	/* One pass over the event; the first of duplicate keys wins. */
+	for (it = ev->child; it != NULL; it = it->next) {
+		int i = it->string != NULL ? col_index(it->string) : -1;
+
+		if (i >= 0 && field[i] == NULL)
+			field[i] = it;
+	}
+
+	/* ORDER BY event_id: an empty id would collapse unrelated rows. */
+	it = field[0];
+	if (it == NULL || cJSON_IsNull(it) ||
+	    (cJSON_IsString(it) && it->valuestring[0] == '\0')) {
+		snprintf(why, why_len, "event_id: missing");
+		return SL_EINVAL;
+	}
+
+	for (size_t i = 0; i < CH_NCOLS && rc == SL_OK; i++)
+		rc = add_col(row, ev, field[i], &ch_cols[i], partition, offset,
+			     ingested_s, why, why_len);
+	return rc;
+}
+
+int ch_encode_row(const char *json, size_t len, int32_t partition,
+		  int64_t offset, int64_t ingested_s, char **line,
+		  size_t *line_len, char *why, size_t why_len)
+{
+	cJSON *ev = NULL, *row = NULL;
+	int rc;
+
+	*line = NULL;
+	*line_len = 0;
+	why[0] = '\0';
+	ev = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
+	if (!cJSON_IsObject(ev)) {
+		snprintf(why, why_len, "value: not a JSON object");
+		rc = SL_EINVAL;
+		goto out;
+	}
+	row = cJSON_CreateObject();
+	if (row == NULL) {
+		rc = SL_ENOMEM;
+		goto out;
+	}
+	rc = build_row(ev, row, partition, offset, ingested_s, why, why_len);
+	if (rc != SL_OK)
+		goto out;
+
+	*line = cJSON_PrintUnformatted(row);
+	if (*line == NULL) {
+		rc = SL_ENOMEM;
+		goto out;
+	}
+	*line_len = strlen(*line);
+out:
+	if (rc == SL_ENOMEM)
+		snprintf(why, why_len, "out of memory");
+	cJSON_Delete(ev);
+	cJSON_Delete(row);
+	return rc;
+}
+
+/* ---- HTTP -------------------------------------------------------- */
+
+struct ch_http {
+	CURL *curl;
+	struct curl_slist *headers;
+	long timeout_ms;
+	ch_reply *reply; /* filled by the write callback */
+};
+
+static size_t http_body_cb(char *data, size_t size, size_t n, void *ud)
+{
+	ch_reply *r = ud;
+	size_t len = size * n, room = sizeof(r->body) - 1 - r->len;
+	size_t take = len < room ? len : room;
+
+	memcpy(r->body + r->len, data, take);
+	r->len += take;
+	r->body[r->len] = '\0';
+	return len; /* drop what does not fit; the start says enough */
+}
+
+static void http_free(struct ch_http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->curl != NULL)
+		curl_easy_cleanup(h->curl);
+	curl_slist_free_all(h->headers);
+	free(h);
+}
+
+static int http_new(long timeout_ms, struct ch_http **out, sl_errbuf *eb)
+{
+	struct ch_http *h = calloc(1, sizeof(*h));
+	struct curl_slist *l;
+	int rc = SL_OK;
+
+	*out = NULL;
+	if (h == NULL || (h->curl = curl_easy_init()) == NULL) {
+		rc = sl_errbuf_set(eb, SL_ENOMEM, "clickhouse: curl init");
+		goto out;
+	}
+	h->timeout_ms = timeout_ms;
+
+	/* No "Expect: 100-continue" pause before large bodies. */
+	l = curl_slist_append(NULL, "Expect:");
+	if (l != NULL)
+		h->headers = l;
+	l = l ? curl_slist_append(l, "Content-Type: text/plain") : NULL;
+	if (l == NULL) {
+		rc = sl_errbuf_set(eb, SL_ENOMEM, "clickhouse: out of memory");
+		goto out;
+	}
+	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
+	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)CH_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h->curl, CURLOPT_MAXAGE_CONN, (long)CH_MAX_IDLE_S);
+	curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_body_cb);
+	*out = h;
+	h = NULL;
+out:
+	http_free(h);
+	return rc;
+}
+
+static CURLcode http_perform(struct ch_http *h, const char *url,
+			     const char *body, size_t len, ch_reply *r,
+			     char *errbuf)
+{
+	r->len = 0;
+	r->body[0] = '\0';
+	errbuf[0] = '\0';
+	curl_easy_setopt(h->curl, CURLOPT_URL, url);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, errbuf);
+	return curl_easy_perform(h->curl);
+}
+
+/* The ch_post_fn of the real transport: libcurl, one kept connection. */
+static int http_post(void *ud, const char *url, const char *body, size_t len,
+		     ch_reply *r)
+{
+	struct ch_http *h = ud;
+	char errbuf[CURL_ERROR_SIZE];
+	long connects = 0;
+	CURLcode cc;
+
+	memset(r, 0, sizeof(*r));
+	cc = http_perform(h, url, body, len, r, errbuf);
+
+	/* A kept connection the server closed meanwhile: once more, fresh. */
+	curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &connects);
+	if (connects == 0 &&
+	    (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+	     cc == CURLE_GOT_NOTHING)) {
+		curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 1L);
+		cc = http_perform(h, url, body, len, r, errbuf);
+		curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 0L);
+	}
+	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
+
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
+		return SL_OK;
+	}
+	snprintf(r->err, sizeof(r->err), "%s",
+		 errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+	    cc == CURLE_COULDNT_RESOLVE_HOST)
+		return SL_ECONFIG;
+	return SL_ETRANSIENT;
+}
+
+/* ---- configuration ----------------------------------------------- */
+
+static int is_dry_url(const char *url)
+{
+	return url == NULL || strcmp(url, "dry") == 0;
+}
+
+/* [A-Za-z_][A-Za-z0-9_]*: safe to put in a query unquoted. */
+static int valid_ident(const char *s)
+{
+	if (s == NULL || !(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return 0;
+	return 1;
+}
+
+/* `base` with "query=<q>" and extra settings appended; caller frees. */
+static char *url_with_query(const char *base, const char *q, int wait_end)
+{
+	CURLU *u = curl_url();
+	char *param = NULL, *s = NULL, *out = NULL;
+	size_t n = strlen(q) + sizeof("query=");
+
+	param = malloc(n);
+	if (u == NULL || param == NULL)
+		goto out;
+	snprintf(param, n, "query=%s", q);
+	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_QUERY, param,
+			 CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK)
+		goto out;
+	if (wait_end && curl_url_set(u, CURLUPART_QUERY, "wait_end_of_query=1",
+				     CURLU_APPENDQUERY) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
+		goto out;
+	out = strdup(s);
+out:
+	curl_free(s);
+	free(param);
+	curl_url_cleanup(u);
+	return out;
+}
+
+typedef struct ch_conf {
+	const char *url; /* NULL when dry */
+	const char *db;
+	const char *dry_dir;
+	int64_t batch_rows, batch_bytes, timeout_ms;
+} ch_conf;
+
+static int read_conf(const sl_config *cfg, ch_conf *c, sl_errbuf *eb)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->url = sl_config_get(cfg, "clickhouse.url");
+	if (is_dry_url(c->url))
+		c->url = NULL;
+	c->db = sl_config_get(cfg, "clickhouse.database");
+	if (c->db == NULL)
+		c->db = "default";
+	if (!valid_ident(c->db))
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "clickhouse.database: '%s' is not a "
+				     "plain identifier",
+				     c->db);
+	c->dry_dir = sl_config_get(cfg, "dry_run.dir");
+	if (c->dry_dir == NULL)
+		c->dry_dir = "dry-run";
+
+	c->batch_rows = 10000;
+	c->batch_bytes = CH_DEFAULT_BATCH_BYTES;
+	c->timeout_ms = CH_DEFAULT_TIMEOUT_MS;
+	rc = sl_config_int(cfg, "clickhouse.batch_rows", &c->batch_rows, eb);
+	if (rc == SL_OK || rc == SL_ENOTFOUND)
+		rc = sl_config_int(cfg, "clickhouse.batch_bytes",
+				   &c->batch_bytes, eb);
+	if (rc == SL_OK || rc == SL_ENOTFOUND)
+		rc = sl_config_duration_ms(cfg, "clickhouse.timeout",
+					   &c->timeout_ms, eb);
+	if (rc != SL_OK && rc != SL_ENOTFOUND)
+		return rc;
+	if (c->batch_rows < 1 || c->batch_bytes < 1 || c->timeout_ms < 1)
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "clickhouse.batch_rows, batch_bytes and "
+				     "timeout must be positive");
+	return SL_OK;
+}
+
+/* One dry-run line for a request with a DDL or INSERT query. */
+static int dry_request(dr_writer *w, const char *safe_url, const char *q,
+		       const char *rows_json, sl_errbuf *eb)
+{
+	cJSON *o = cJSON_CreateObject();
+	char now[32];
+	int rc;
+
+	dr_now_rfc3339(now);
+	if (o == NULL || !cJSON_AddStringToObject(o, "time", now) ||
+	    !cJSON_AddStringToObject(o, "method", "POST") ||
+	    !cJSON_AddStringToObject(o, "url", safe_url) ||
+	    !cJSON_AddStringToObject(o, "query", q) ||
+	    (rows_json != NULL &&
+	     !cJSON_AddRawToObject(o, "rows", rows_json))) {
+		rc = sl_errbuf_set(eb, SL_ENOMEM, "clickhouse: out of memory");
+		goto out;
+	}
+	rc = dr_write_json(w, o, eb);
+out:
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* ---- migration --------------------------------------------------- */
+
+static int migrate_one(struct ch_http *h, const char *url, const char *safe_url,
+		       const char *ddl, sl_errbuf *eb)
+{
+	ch_reply *r = malloc(sizeof(*r));
+	ch_verdict v;
+	int rc;
+
+	if (r == NULL)
+		return sl_errbuf_set(eb, SL_ENOMEM,
+				     "clickhouse: out of memory");
+	rc = http_post(h, url, ddl, strlen(ddl), r);
+	if (rc != SL_OK) {
+		rc = sl_errbuf_set(eb,
+				   rc == SL_ECONFIG ? SL_ECONFIG : SL_EUNAVAIL,
+				   "clickhouse at %s: %s", safe_url, r->err);
+		goto out;
+	}
+	ch_classify(r->status, r->body, r->len, &v);
+	if (v.cls != CH_ACCEPTED)
+		rc = sl_errbuf_set(
+			eb, v.cls == CH_TRANSIENT ? SL_EUNAVAIL : SL_ECONFIG,
+			"clickhouse at %s: HTTP %ld: %s", safe_url, r->status,
+			v.msg);
+out:
+	free(r);
+	return rc;
+}
+
+int ch_migrate(const sl_config *cfg, sl_errbuf *eb)
+{
+	char ddl[3][1024], safe[512];
+	struct ch_http *h = NULL;
+	dr_writer *dry = NULL;
+	ch_conf c;
+	int rc;
+
+	rc = read_conf(cfg, &c, eb);
+	if (rc != SL_OK)
+		return rc;
+	snprintf(ddl[0], sizeof(ddl[0]), "CREATE DATABASE IF NOT EXISTS %s",
+		 c.db);
+	snprintf(ddl[1], sizeof(ddl[1]),
+		 "CREATE TABLE IF NOT EXISTS %s." CH_TABLE " (%s) "
+		 "ENGINE = ReplacingMergeTree(ingested_at) "
+		 "PARTITION BY toYYYYMM(occurred_at) ORDER BY event_id",
+		 c.db, ch_columns_ddl);
+	snprintf(ddl[2], sizeof(ddl[2]),
+		 "CREATE VIEW IF NOT EXISTS %s." CH_VIEW
+		 " AS SELECT * FROM %s." CH_TABLE " FINAL",
+		 c.db, c.db);
+
+	/* Dry: the statements go to the file, as the inserts do. */
+	if (c.url == NULL) {
+		rc = dr_open(c.dry_dir, "clickhouse", &dry, eb);
+		for (int i = 0; i < 3 && rc == SL_OK; i++)
+			rc = dry_request(dry, "dry", ddl[i], NULL, eb);
+		goto out;
+	}
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	dr_redact_url(c.url, safe, sizeof(safe));
+	rc = http_new(c.timeout_ms, &h, eb);
+	for (int i = 0; i < 3 && rc == SL_OK; i++)
+		rc = migrate_one(h, c.url, safe, ddl[i], eb);
+out:
+	http_free(h);
+	dr_close(dry);
+	return rc;
+}
+
+/* ---- the sink ---------------------------------------------------- */
+
+struct ch_row {
+	int64_t offset, timestamp_ms;
+	size_t topic_off, key_off, key_len, val_off, val_len;
+	size_t line_off, line_len; /* into body; 0 long when refused */
+	char *refused;		   /* the encoder's reason, or NULL */
+};
+
+struct ch_part {
+	int32_t partition;
+	struct ch_row *rows;
+	size_t nrows, cap;
+	size_t cursor;	     /* rows before it are settled */
+	struct ch_buf arena; /* topics, keys and values, for dead letters */
+	struct ch_buf body;  /* JSONEachRow lines, each ending in \n */
+};
+
+typedef struct ch_sink {
+	ch_post_fn post;
+	void *post_ud;
+	struct ch_http *http; /* NULL when dry */
+	dr_writer *dry;	      /* NULL unless dry */
+	char *insert_url;     /* may hold credentials: never logged */
+	char safe_url[1024];  /* insert_url without them */
+	char query[128];
+	size_t batch_rows, batch_bytes;
+	struct ch_part *parts;
+	size_t nparts;
+	size_t pending;
+	int failing; /* the last flush failed */
+	ch_stats stats;
+	sl_errbuf eb;
+} ch_sink;
+
+static void part_clear(struct ch_part *p)
+{
+	for (size_t i = 0; i < p->nrows; i++)
+		free(p->rows[i].refused);
+	p->nrows = 0;
+	p->cursor = 0;
+	p->arena.len = 0;
+	p->body.len = 0;
+}
+
+static void part_free(struct ch_part *p)
+{
+	part_clear(p);
+	free(p->rows);
+	free(p->arena.p);
+	free(p->body.p);
+}
+
+static struct ch_part *part_get(ch_sink *s, int32_t partition)
+{
+	struct ch_part *parts;
+
+	for (size_t i = 0; i < s->nparts; i++)
+		if (s->parts[i].partition == partition)
+			return &s->parts[i];
+	parts = realloc(s->parts, (s->nparts + 1) * sizeof(*parts));
+	if (parts == NULL)
+		return NULL;
+	s->parts = parts;
+	memset(&parts[s->nparts], 0, sizeof(*parts));
+	parts[s->nparts].partition = partition;
+	return &parts[s->nparts++];
+}
+
+/* Copy what a dead letter needs of `rec` into p's arena. */
+static int keep_record(struct ch_part *p, struct ch_row *row,
+		       const sl_record *rec)
+{
+	const char *topic = rec->topic != NULL ? rec->topic : "";
+
+	row->offset = rec->offset;
+	row->timestamp_ms = rec->timestamp_ms;
+	row->topic_off = p->arena.len;
+	if (buf_add(&p->arena, topic, strlen(topic) + 1) != SL_OK)
+		return SL_ENOMEM;
+	row->key_off = p->arena.len;
+	row->key_len = rec->key.len;
+	if (buf_add(&p->arena, rec->key.data, rec->key.len) != SL_OK)
+		return SL_ENOMEM;
+	row->val_off = p->arena.len;
+	row->val_len = rec->value.len;
+	return buf_add(&p->arena, rec->value.data, rec->value.len);
+}
+
+static int ch_write(void *self, const sl_record *rec)
+{
+	ch_sink *s = self;
+	struct ch_part *p = part_get(s, rec->partition);
+	struct ch_row *row;
+	char why[256], *line = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (p == NULL)
+		return SL_ENOMEM;
+	if (p->nrows == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 1024;
+		struct ch_row *rows = realloc(p->rows, cap * sizeof(*rows));
+
+		if (rows == NULL)
+			return SL_ENOMEM;
+		p->rows = rows;
+		p->cap = cap;
+	}
+	row = &p->rows[p->nrows];
+	memset(row, 0, sizeof(*row));
+	rc = keep_record(p, row, rec);
+	if (rc != SL_OK)
+		return rc;
+
+	/* A row the encoder refuses is dead-lettered when flushed. */
+	rc = ch_encode_row(rec->value.data, rec->value.len, rec->partition,
+			   rec->offset, (int64_t)time(NULL), &line, &len, why,
+			   sizeof(why));
+	if (rc == SL_EINVAL) {
+		row->refused = strdup(why);
+		rc = row->refused != NULL ? SL_OK : SL_ENOMEM;
+	} else if (rc == SL_OK) {
+		row->line_off = p->body.len;
+		row->line_len = len + 1;
+		rc = buf_add(&p->body, line, len);
+		if (rc == SL_OK)
+			rc = buf_add(&p->body, "\n", 1);
+	}
+	cJSON_free(line);
+	if (rc != SL_OK)
+		return rc;
+	p->nrows++;
+	s->pending++;
+	return SL_OK;
+}
+
+/* The record behind row i, as it was written. */
+static sl_record row_record(const struct ch_part *p, size_t i)
+{
+	const struct ch_row *r = &p->rows[i];
+	sl_record rec;
+
+	rec.topic = p->arena.p + r->topic_off;
+	rec.partition = p->partition;
+	rec.offset = r->offset;
+	rec.timestamp_ms = r->timestamp_ms;
+	rec.key.data = p->arena.p + r->key_off;
+	rec.key.len = r->key_len;
+	rec.value.data = p->arena.p + r->val_off;
+	rec.value.len = r->val_len;
+	return rec;
+}
+
+/* Dead-letter row i and settle it. */
+static int dead_letter(ch_sink *s, struct ch_part *p, size_t i, sl_sink_io *io,
+		       const char *why)
+{
+	sl_record rec = row_record(p, i);
+	char reason[512];
+	int rc;
+
+	snprintf(reason, sizeof(reason), "clickhouse: %s", why);
+	rc = io->dead_letter(io, &rec, reason);
+	if (rc != SL_OK)
+		return sl_errbuf_set(&s->eb, rc, "dead letter failed: %s",
+				     sl_strerror(rc));
+	p->cursor = i + 1;
+	s->pending--;
+	s->stats.dead_letters++;
+	return SL_OK;
+}
+
+/* Rows [lo, hi) as a JSON array of their lines, for the dry-run file. */
+static char *rows_as_array(const struct ch_part *p, size_t lo, size_t hi)
+{
+	const struct ch_row *a = &p->rows[lo], *b = &p->rows[hi - 1];
+	size_t n = b->line_off + b->line_len - a->line_off;
+	char *s = malloc(n + 2);
+
+	if (s == NULL)
+		return NULL;
+	s[0] = '[';
+	memcpy(s + 1, p->body.p + a->line_off, n);
+	for (size_t i = 1; i <= n; i++)
+		if (s[i] == '\n')
+			s[i] = i == n ? ']' : ',';
+	s[n + 1] = '\0';
+	return s;
+}
+
+/* Settle rows [lo, hi) as accepted. */
+static void accept_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
+			 size_t bytes)
+{
+	p->cursor = hi;
+	s->pending -= hi - lo;
+	s->stats.rows_sent += hi - lo;
+	s->stats.bytes_sent += bytes;
+}
+
+/* Send rows [lo, hi) once; SL_OK with the verdict, or no reply. */
+static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
+		      ch_verdict *v)
+{
+	const struct ch_row *a = &p->rows[lo], *b = &p->rows[hi - 1];
+	size_t n = b->line_off + b->line_len - a->line_off;
+	ch_reply *r = NULL;
+	char *rows = NULL;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	s->stats.requests++;
+	if (s->dry != NULL) {
+		rows = rows_as_array(p, lo, hi);
+		rc = rows == NULL ? SL_ENOMEM
+				  : dry_request(s->dry, s->safe_url, s->query,
+						rows, &s->eb);
+		free(rows);
+		v->cls = CH_ACCEPTED;
+		return rc;
+	}
+
+	r = malloc(sizeof(*r));
+	if (r == NULL)
+		return SL_ENOMEM;
+	rc = s->post(s->post_ud, s->insert_url, p->body.p + a->line_off, n, r);
+	if (rc != SL_OK) {
+		/* No reply: the rows may or may not be in; resend later. */
+		sl_errbuf_set(&s->eb, rc, "no reply from %s: %s", s->safe_url,
+			      r->err);
+		rc = SL_ETRANSIENT;
+	} else
+		ch_classify(r->status, r->body, r->len, v);
+	free(r);
+	return rc;
+}
+
+/*
+ * Deliver rows [lo, hi), all encoded.  On a data error, split: around
+ * the row ClickHouse named ("at row N") while `hint` holds, else in
+ * halves; a row rejected alone is dead-lettered.  Rows are settled in
+ * order, so a failure leaves p->cursor at the first unsettled row.
+ */
+static int deliver(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
+		   sl_sink_io *io, int hint)
+{
+	ch_verdict v;
+	size_t bad;
+	int rc;
+
+	while (lo < hi) {
+		rc = post_range(s, p, lo, hi, &v);
+		if (rc != SL_OK)
+			return rc;
+		if (v.cls == CH_ACCEPTED) {
+			accept_range(s, p, lo, hi,
+				     p->rows[hi - 1].line_off +
+					     p->rows[hi - 1].line_len -
+					     p->rows[lo].line_off);
+			return SL_OK;
+		}
+		if (v.cls != CH_DATA) {
+			sl_errbuf_set(&s->eb, SL_ETRANSIENT, "%s%s: %s",
+				      v.cls == CH_CONFIG ? "check the setup of "
+							 : "",
+				      s->safe_url, v.msg);
+			return SL_ETRANSIENT;
+		}
+		if (hi - lo == 1)
+			return dead_letter(s, p, lo, io, v.msg);
+
+		/* The rows before the named one parsed: try it alone. */
+		if (hint && v.row >= 1 && (size_t)v.row <= hi - lo) {
+			bad = lo + (size_t)v.row - 1;
+			if (bad > lo && (rc = deliver(s, p, lo, bad, io, 0)))
+				return rc;
+			if ((rc = deliver(s, p, bad, bad + 1, io, 0)))
+				return rc;
+			lo = bad + 1;
+			continue;
+		}
+		rc = deliver(s, p, lo, lo + (hi - lo) / 2, io, hint);
+		if (rc != SL_OK)
+			return rc;
+		lo += (hi - lo) / 2;
+	}
+	return SL_OK;
+}
+
+/* The end of the batch starting at lo: rows, bytes, no refused row. */
+static size_t batch_end(const ch_sink *s, const struct ch_part *p, size_t lo)
+{
+	size_t hi = lo, bytes = 0;
+
+	while (hi < p->nrows && p->rows[hi].refused == NULL &&
+	       hi - lo < s->batch_rows &&
+	       (hi == lo || bytes + p->rows[hi].line_len <= s->batch_bytes))
+		bytes += p->rows[hi++].line_len;
+	return hi;
+}
+
+static int flush_part(ch_sink *s, struct ch_part *p, sl_sink_io *io)
+{
+	int rc;
+
+	while (p->cursor < p->nrows) {
+		struct ch_row *row = &p->rows[p->cursor];
+
+		if (row->refused != NULL)
+			rc = dead_letter(s, p, p->cursor, io, row->refused);
+		else
+			rc = deliver(s, p, p->cursor,
+				     batch_end(s, p, p->cursor), io, 1);
+		if (rc != SL_OK)
+			return rc;
+	}
+	part_clear(p);
+	return SL_OK;
+}
+
+static int ch_flush(void *self, sl_sink_io *io)
+{
+	ch_sink *s = self;
+	int rc = SL_OK;
+
+	/* Stop at the first failure: the others would wait on it too. */
+	for (size_t i = 0; i < s->nparts && rc == SL_OK; i++)
+		rc = flush_part(s, &s->parts[i], io);
+
+	/*
+	 * The sink ops have no error channel, so the reason is logged
+	 * here, once when failures start and once when they end.
+	 */
+	if (rc != SL_OK) {
+		s->stats.failures++;
+		if (!s->failing)
+			SL_WARN(CH_COMP,
+				"flush failed, will retry err=%s "
+				"pending=%zu reason=\"%s\"",
+				sl_errname(rc), s->pending, s->eb.msg);
+		s->failing = 1;
+		return rc == SL_ENOMEM ? rc : SL_ETRANSIENT;
+	}
+	if (s->failing)
+		SL_INFO(CH_COMP, "flush recovered url=%s", s->safe_url);
+	s->failing = 0;
+	return SL_OK;
+}
+
+static size_t ch_pending(void *self)
+{
+	return ((ch_sink *)self)->pending;
+}
+
+static void ch_discard(void *self, int32_t partition)
+{
+	ch_sink *s = self;
+
+	for (size_t i = 0; i < s->nparts; i++) {
+		struct ch_part *p = &s->parts[i];
+
+		if (p->partition != partition)
+			continue;
+		s->pending -= p->nrows - p->cursor;
+		part_clear(p);
+	}
+}
+
+static void ch_free(void *self)
+{
+	ch_sink *s = self;
+
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nparts; i++)
+		part_free(&s->parts[i]);
+	free(s->parts);
+	http_free(s->http);
+	dr_close(s->dry);
+	free(s->insert_url);
+	free(s);
+}
+
+static const sl_sink_ops ch_ops = {
+	.name = "clickhouse",
+	.write = ch_write,
+	.flush = ch_flush,
+	.pending = ch_pending,
+	.discard = ch_discard,
+	.free = ch_free,
+};
+
+int ch_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,
+		sl_errbuf *eb)
+{
+	ch_sink *s = NULL;
+	ch_conf c;
+	int rc;
+
+	*ops = NULL;
+	*self = NULL;
+	rc = read_conf(cfg, &c, eb);
+	if (rc != SL_OK)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return sl_errbuf_set(eb, SL_ENOMEM,
+				     "clickhouse: out of memory");
+	s->batch_rows = (size_t)c.batch_rows;
+	s->batch_bytes = (size_t)c.batch_bytes;
+	snprintf(s->query, sizeof(s->query),
+		 "INSERT INTO %s." CH_TABLE " FORMAT JSONEachRow", c.db);
+
+	/* Dry: requests go to <dry_run.dir>/clickhouse.jsonl. */
+	if (c.url == NULL) {
+		snprintf(s->safe_url, sizeof(s->safe_url), "dry");
+		rc = dr_open(c.dry_dir, "clickhouse", &s->dry, eb);
+		goto out;
+	}
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	s->insert_url = url_with_query(c.url, s->query, 1);
+	if (s->insert_url == NULL) {
+		rc = sl_errbuf_set(eb, SL_ECONFIG,
+				   "clickhouse.url: not a URL libcurl accepts");
+		goto out;
+	}
+	dr_redact_url(s->insert_url, s->safe_url, sizeof(s->safe_url));
+	rc = http_new(c.timeout_ms, &s->http, eb);
+	s->post = http_post;
+	s->post_ud = s->http;
+out:
+	if (rc != SL_OK) {
+		ch_free(s);
+		return rc;
+	}
+	*ops = &ch_ops;
+	*self = s;
+	return SL_OK;
+}
+
+/* ---- for tests --------------------------------------------------- */
+
+void ch_sink_set_transport(void *self, ch_post_fn fn, void *ud)
+{
+	ch_sink *s = self;
+
+	s->post = fn;
+	s->post_ud = ud;
+}
+
+void ch_sink_stats(void *self, ch_stats *out)
+{
+	*out = ((ch_sink *)self)->stats;
+}
+
+const char *ch_sink_last_error(void *self)
+{
+	return ((ch_sink *)self)->eb.msg;
+}
+
+int ch_sink_is_dry(void *self)
+{
+	return ((ch_sink *)self)->dry != NULL;
+}
