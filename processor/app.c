@@ -413,9 +413,13 @@ static int app_commit(sl_app *app, int force)
 	int rc;
 
 	if (!app->dirty && app->txn.txn == NULL && !app->in_kafka_txn &&
-	    sinks_pending(app) == 0)
+	    sinks_pending(app) == 0) {
+		app->last_commit_ms = now_mono();
+		app_publish(app);
 		return SL_OK;
+	}
 	rc = app->eos ? commit_eos(app) : commit_alos(app, force);
+	app_publish(app);
 	app->dirty = 0;
 	app->last_commit_ms = now_mono();
 	us = (app->last_commit_ms - t0) * 1000;

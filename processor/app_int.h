@@ -33,6 +33,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -63,6 +64,9 @@ struct task {
 	int64_t restored;
 	int64_t restore_started_ms;
 	struct task_punct punct[TOPO_MAX_PUNCT];
+	/* published at each commit under tasks_lock, for the admin API */
+	int64_t pub_position;
+	int64_t pub_end;
 };
 
 /* Counters read by the admin API's /metrics; relaxed atomics. */
@@ -176,9 +180,19 @@ void restore_forget(sl_app *app, struct task *t);
 int globals_restore(sl_app *app);
 int globals_open(sl_app *app);
 
-/* admin readers: a JSON array of the app's tasks (caller frees). */
-char *app_tasks_json(sl_app *app);
-int app_store_lookup(sl_app *app, const char *store, const void *key,
-		     size_t klen, char **val, size_t *vlen, int32_t *part);
+/* app_admin.c: readers for the admin API, callable from any thread. */
+void app_publish(sl_app *app); /* app thread: snapshot for readers */
+int app_is_ready(sl_app *app);
+const char *app_name(const sl_app *app);
+/* Adds the app's tasks to a cJSON array. */
+void app_tasks_json(sl_app *app, void *cjson_array);
+void app_write_metrics(sl_app *app, FILE *f);
+/*
+ * Look a key up in a store of this app: SL_OK and *json (malloc'ed),
+ * SL_ENOTFOUND (no such key), SL_EUNAVAIL (the key's partition is not
+ * running here; *part says which), SL_EINVAL (no such store).
+ */
+int app_store_lookup(sl_app *app, const char *store, const char *key,
+		     char **json, int32_t *part);
 
 #endif

@@ -80,8 +80,22 @@ int sl_topology_store(sl_topology *t, const char *name);
  */
 int sl_topology_global_table(sl_topology *t, const char *name,
 			     const char *topic);
+/*
+ * How the admin API shows a store's values: fn returns a malloc'ed JSON
+ * text for one value (NULL when it cannot).  Without one, values are
+ * shown as JSON when they are JSON, else base64.
+ */
+typedef char *(*sl_render_fn)(const void *val, size_t len);
+int sl_topology_store_render(sl_topology *t, const char *store,
+			     sl_render_fn fn);
 int sl_topology_step(sl_topology *t, const char *name, sl_step_fn fn,
 		     void *ud);
+/*
+ * Hand `ptr` to the topology: free_fn(ptr) runs when the topology is
+ * freed (for the `ud` of steps and punctuators).  On failure free_fn
+ * runs at once.
+ */
+int sl_topology_own(sl_topology *t, void (*free_fn)(void *), void *ptr);
 int sl_topology_on_task_init(sl_topology *t, sl_task_init_fn fn, void *ud);
 int sl_topology_sink_topic(sl_topology *t, const char *topic);
 

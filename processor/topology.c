@@ -49,9 +49,23 @@ void sl_topology_free(sl_topology *t)
 		if (t->sinks[i].ops != NULL && t->sinks[i].ops->free != NULL)
 			t->sinks[i].ops->free(t->sinks[i].self);
 	}
+	for (int i = 0; i < t->nowned; i++)
+		t->owned[i].fn(t->owned[i].ptr);
 	free(t->source);
 	free(t->name);
 	free(t);
+}
+
+int sl_topology_own(sl_topology *t, void (*free_fn)(void *), void *ptr)
+{
+	if (t->nowned == TOPO_MAX_STEPS) {
+		free_fn(ptr);
+		return fail(t, SL_ETOOBIG);
+	}
+	t->owned[t->nowned].fn = free_fn;
+	t->owned[t->nowned].ptr = ptr;
+	t->nowned++;
+	return SL_OK;
 }
 
 int sl_topology_source(sl_topology *t, const char *topic)
@@ -93,6 +107,18 @@ int sl_topology_global_table(sl_topology *t, const char *name,
 			     const char *topic)
 {
 	return add_store(t, name, topic);
+}
+
+int sl_topology_store_render(sl_topology *t, const char *store,
+			     sl_render_fn fn)
+{
+	for (int i = 0; i < t->nstores; i++) {
+		if (strcmp(t->stores[i].name, store) == 0) {
+			t->stores[i].render = fn;
+			return SL_OK;
+		}
+	}
+	return fail(t, SL_ENOTFOUND);
 }
 
 int sl_topology_step(sl_topology *t, const char *name, sl_step_fn fn,

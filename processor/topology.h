@@ -22,6 +22,7 @@ struct topo_store {
 	char *name;
 	char *topic; /* global tables: the source topic; else NULL */
 	int global;
+	sl_render_fn render;
 };
 
 enum topo_punct_kind { TOPO_STREAM, TOPO_WALL, TOPO_DAILY };
@@ -53,6 +54,11 @@ struct sl_topology {
 	int npuncts;
 	struct topo_sink sinks[TOPO_MAX_SINKS];
 	int nsinks;
+	struct {
+		void (*fn)(void *);
+		void *ptr;
+	} owned[TOPO_MAX_STEPS];
+	int nowned;
 	sl_task_init_fn init_fn;
 	void *init_ud;
 	int failed; /* a builder call failed: sl_app_new refuses it */

@@ -1,12 +1,361 @@
-/* worker.c — placeholder until implemented. */
+/*
+ * worker.c — `sluice worker`: runs the campaign's topologies, each as
+ * its own app (consumer group <application.id>-<topology>) on its own
+ * thread, and the admin API on admin.listen.
+ */
+#include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include <cJSON.h>
+
+#include "api/http.h"
+#include "processor/app_int.h"
 #include "processor/cli.h"
+#include "processor/log.h"
+#include "processor/topics.h"
+#include "topologies/analytics.h"
+#include "topologies/journey.h"
 
-/* TODO: worker_main is not implemented yet; it exits 2. */
+#define MAX_APPS 8
+
+static const char *COMP = "worker";
+
+struct worker {
+	sl_config *cfg;
+	sl_clock clock;
+	sl_app *apps[MAX_APPS];
+	pthread_t threads[MAX_APPS];
+	int rcs[MAX_APPS];
+	volatile int done[MAX_APPS];
+	int napps;
+	http_server *admin;
+};
+
+static const struct {
+	const char *name;
+	int (*build)(const sl_config *, sl_topology **, sl_errbuf *);
+} topologies[] = {
+	{ "journey", journey_topology },
+	{ "analytics", analytics_topology },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluice worker [--config FILE] [--topologies LIST]\n\n"
+		"Runs the campaign's topologies over Kafka until SIGTERM or "
+		"SIGINT\n(a second signal exits at once).\n\n"
+		"  --config FILE       key = value configuration\n"
+		"  --topologies LIST   comma-separated, default "
+		"journey,analytics\n"
+		"                      (config key worker.topologies)\n\n"
+		"Admin API on admin.listen: /healthz /readyz /metrics /tasks "
+		"/state/{store}/{key}\n");
+}
+
+/* ---- admin API --------------------------------------------------- */
+
+static void h_health(const http_req *req, http_resp *resp, void *ud)
+{
+	(void)req;
+	(void)ud;
+	http_resp_json(resp, 200, "{\"status\":\"ok\"}");
+}
+
+static void h_ready(const http_req *req, http_resp *resp, void *ud)
+{
+	struct worker *w = ud;
+
+	(void)req;
+	for (int i = 0; i < w->napps; i++) {
+		if (!app_is_ready(w->apps[i])) {
+			http_resp_json(resp, 503, "{\"status\":\"restoring\"}");
+			return;
+		}
+	}
+	http_resp_json(resp, 200, "{\"status\":\"ready\"}");
+}
+
+static void h_tasks(const http_req *req, http_resp *resp, void *ud)
+{
+	struct worker *w = ud;
+	cJSON *arr = cJSON_CreateArray();
+
+	(void)req;
+	for (int i = 0; i < w->napps && arr != NULL; i++)
+		app_tasks_json(w->apps[i], arr);
+	http_resp_cjson(resp, 200, arr);
+	cJSON_Delete(arr);
+}
+
+static void h_metrics(const http_req *req, http_resp *resp, void *ud)
+{
+	struct worker *w = ud;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)req;
+	if (f == NULL)
+		return;
+	for (int i = 0; i < w->napps; i++)
+		app_write_metrics(w->apps[i], f);
+	http_server_write_metrics(w->admin, f);
+	fclose(f);
+	http_resp_set(resp, 200, "text/plain; version=0.0.4", buf, len);
+	free(buf);
+}
+
+static void h_state(const http_req *req, http_resp *resp, void *ud)
+{
+	struct worker *w = ud;
+	const char *store = http_req_param(req, "store");
+	const char *key = http_req_param(req, "key");
+	char *json = NULL, body[64];
+	int32_t part = -1;
+
+	for (int i = 0; i < w->napps; i++) {
+		int rc = app_store_lookup(w->apps[i], store, key, &json, &part);
+
+		if (rc == SL_EINVAL)
+			continue;
+		if (rc == SL_OK) {
+			http_resp_json(resp, 200, json);
+			free(json);
+		} else if (rc == SL_ENOTFOUND) {
+			http_resp_error(resp, 404, "key not found", "key",
+					NULL);
+		} else if (rc == SL_EUNAVAIL) {
+			/*
+			 * TODO: find the owning worker through the group's
+			 * assignment and fetch from it (issue 3); for now the
+			 * caller is told which partition to ask for.
+			 */
+			snprintf(body, sizeof(body), "partition %d",
+				 (int)part);
+			http_resp_error(resp, 421, "not on this worker",
+					"key", body);
+		} else {
+			http_resp_error(resp, 503, sl_strerror(rc), NULL,
+					NULL);
+		}
+		return;
+	}
+	http_resp_error(resp, 404, "unknown store", "store", NULL);
+}
+
+static int admin_start(struct worker *w, sl_errbuf *eb)
+{
+	http_opts o = { .name = "admin",
+			.listen = sl_config_get(w->cfg, "admin.listen"),
+			.max_body = 4096,
+			.threads = 1,
+			.max_conns = 64,
+			.timeout_s = 10 };
+
+	if (o.listen == NULL || strcmp(o.listen, "off") == 0)
+		return SL_OK;
+	w->admin = http_server_new(&o, eb);
+	if (w->admin == NULL)
+		return SL_EIO;
+	http_route(w->admin, "GET", "/healthz", h_health, w);
+	http_route(w->admin, "GET", "/readyz", h_ready, w);
+	http_route(w->admin, "GET", "/tasks", h_tasks, w);
+	http_route(w->admin, "GET", "/metrics", h_metrics, w);
+	http_route(w->admin, "GET", "/state/{store}/{key}", h_state, w);
+	return http_server_start(w->admin, eb);
+}
+
+/* ---- running ----------------------------------------------------- */
+
+struct runner {
+	struct worker *w;
+	int i;
+};
+
+static void *run_app(void *arg)
+{
+	struct runner *r = arg;
+
+	r->w->rcs[r->i] = sl_app_run(r->w->apps[r->i]);
+	r->w->done[r->i] = 1;
+	free(r);
+	return NULL;
+}
+
+static int ensure_topics(struct worker *w, sl_errbuf *eb)
+{
+	static const struct sl_topic_spec specs[] = {
+		{ "user_journey", 0, 0 },
+		{ "send_reminder", 0, 0 },
+		{ "pincodes", 0, 1 },
+	};
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char errstr[256];
+	rd_kafka_t *rk;
+	int rc = sl_kafka_conf_apply(conf, w->cfg, eb);
+
+	if (rc != SL_OK) {
+		rd_kafka_conf_destroy(conf);
+		return rc;
+	}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return sl_errbuf_set(eb, SL_EKAFKA, "%s", errstr);
+	}
+	rc = sl_topics_ensure(rk, w->cfg, specs, 3, eb);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+static int wanted(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p != NULL && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+		p = c ? c + 1 : NULL;
+	}
+	return 0;
+}
+
+static int build_apps(struct worker *w, const char *list, sl_errbuf *eb)
+{
+	for (size_t i = 0; i < sizeof(topologies) / sizeof(*topologies); i++) {
+		sl_topology *t = NULL;
+		int rc;
+
+		if (!wanted(list, topologies[i].name))
+			continue;
+		rc = topologies[i].build(w->cfg, &t, eb);
+		if (rc == SL_OK)
+			rc = sl_app_new(w->cfg, t, &w->apps[w->napps], eb);
+		if (rc != SL_OK)
+			return rc;
+		sl_app_set_clock(w->apps[w->napps], &w->clock);
+		w->napps++;
+	}
+	if (w->napps == 0)
+		return sl_errbuf_set(eb, SL_ECONFIG, "no known topology in '%s'",
+				     list);
+	return SL_OK;
+}
+
+static int run(struct worker *w)
+{
+	int rc = SL_OK, running;
+
+	for (int i = 0; i < w->napps; i++) {
+		struct runner *r = malloc(sizeof(*r));
+
+		if (r == NULL)
+			return SL_ENOMEM;
+		r->w = w;
+		r->i = i;
+		if (pthread_create(&w->threads[i], NULL, run_app, r) != 0) {
+			free(r);
+			return SL_ENOMEM;
+		}
+	}
+	do {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		running = 0;
+		for (int i = 0; i < w->napps; i++)
+			running += !w->done[i];
+	} while (!sl_stop_requested && running == w->napps);
+
+	if (!sl_stop_requested)
+		SL_ERROR(COMP, "an app stopped on its own, shutting down");
+	SL_INFO(COMP, "shutting down: finishing batches and committing");
+	if (w->admin != NULL)
+		http_server_quiesce(w->admin);
+	for (int i = 0; i < w->napps; i++)
+		sl_app_stop(w->apps[i]);
+	for (int i = 0; i < w->napps; i++) {
+		pthread_join(w->threads[i], NULL);
+		if (w->rcs[i] != SL_OK)
+			rc = w->rcs[i];
+	}
+	return rc;
+}
+
 int worker_main(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "sluice %s: not implemented yet\n", argv[0]);
-	return 2;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "topologies", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *file = NULL, *list = NULL;
+	struct worker w;
+	sl_errbuf eb = { { 0 } };
+	int c, rc;
+
+	memset(&w, 0, sizeof(w));
+	while ((c = getopt_long(argc, argv, "c:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			file = optarg;
+			break;
+		case 't':
+			list = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	w.cfg = sl_cli_config(file);
+	if (w.cfg == NULL)
+		return 1;
+	if (list == NULL)
+		list = sl_config_get(w.cfg, "worker.topologies");
+	if (list == NULL)
+		list = "journey,analytics";
+	sl_signals_install();
+
+	rc = sl_clock_init(&w.clock, w.cfg, &eb);
+	if (rc == SL_OK && sl_clock_is_virtual(&w.clock)) {
+		char at[32];
+
+		sl_time_format_rfc3339(sl_clock_now_ms(&w.clock), at);
+		SL_WARN(COMP, "VIRTUAL CLOCK: wall-clock time is simulated "
+			      "now=%s speed=%g (clock.start/clock.speed set)",
+			at, w.clock.speed);
+	}
+	if (rc == SL_OK)
+		rc = ensure_topics(&w, &eb);
+	if (rc == SL_OK)
+		rc = build_apps(&w, list, &eb);
+	if (rc == SL_OK)
+		rc = admin_start(&w, &eb);
+	if (rc == SL_OK) {
+		SL_INFO(COMP, "worker started topologies=%s admin=%s", list,
+			w.admin ? sl_config_get(w.cfg, "admin.listen") : "off");
+		rc = run(&w);
+	} else {
+		SL_ERROR(COMP, "cannot start: %s (%s)", eb.msg,
+			 sl_errname(rc));
+	}
+	http_server_free(w.admin);
+	for (int i = 0; i < w.napps; i++)
+		sl_app_free(w.apps[i]);
+	sl_config_free(w.cfg);
+	return rc == SL_OK ? 0 : 1;
 }
