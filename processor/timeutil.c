@@ -194,8 +194,8 @@ int sl_time_parse_rfc3339(const char *s, int64_t *ms)
 		return SL_EPARSE;
 
 	/* Ranges: a real date and a real time of day. */
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
-	    h > 23 || mi > 59 || sec > 59)
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+	    mi > 59 || sec > 59)
 		return SL_EPARSE;
 
 	secs = sl_days_from_civil(y, mo, d) * DAY + h * 3600 + mi * 60 + sec;
@@ -212,18 +212,17 @@ void sl_time_format_rfc3339(int64_t ms, char *out)
 
 	sl_civil_from_days(days, &y, &m, &d);
 	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
-		 sod / 3600, sod / 60 % 60, sod % 60,
-		 (int)floor_mod(ms, 1000));
+		 sod / 3600, sod / 60 % 60, sod % 60, (int)floor_mod(ms, 1000));
 }
 
 /* ---- Zones ------------------------------------------------------------ */
 
 /* A rule date of a POSIX TZ string: Jn, n or Mm.w.d, at `secs`. */
 struct tz_date {
-	char kind; /* 'J' (1-365, no leap day), 'N' (0-365), 'M' */
-	int n;	   /* day for J and N; month for M */
-	int week;  /* M: 1-5, 5 meaning the last */
-	int wday;  /* M: 0 (Sunday) - 6 */
+	char kind;    /* 'J' (1-365, no leap day), 'N' (0-365), 'M' */
+	int n;	      /* day for J and N; month for M */
+	int week;     /* M: 1-5, 5 meaning the last */
+	int wday;     /* M: 0 (Sunday) - 6 */
 	int32_t secs; /* local time of day, may be negative or past 24h */
 };
 
@@ -543,8 +542,7 @@ static int tzs_parse(const char *s, struct tz_rule *r)
 			return 0;
 		r->dst_off = -off;
 	}
-	return tzs_date(&s, &r->start) && tzs_date(&s, &r->end) &&
-	       *s == '\0';
+	return tzs_date(&s, &r->start) && tzs_date(&s, &r->end) && *s == '\0';
 }
 
 /* ---- TZif files ------------------------------------------------------- */
@@ -618,8 +616,7 @@ static const char *tzif_block(const unsigned char *s, const struct tzif_hdr *h,
 	tz->trans = calloc(h->timecnt + 1, sizeof(*tz->trans));
 	tz->trans_type = calloc(h->timecnt + 1, 1);
 	tz->type_off = calloc(h->typecnt, sizeof(*tz->type_off));
-	if (tz->trans == NULL || tz->trans_type == NULL ||
-	    tz->type_off == NULL)
+	if (tz->trans == NULL || tz->trans_type == NULL || tz->type_off == NULL)
 		return tz_oom;
 
 	for (size_t i = 0; i < h->timecnt; i++) {
@@ -714,8 +711,8 @@ static int valid_zone_name(const char *name)
 }
 
 /* Reads a regular file of at most TZ_MAX_FILE bytes into *buf. */
-static int read_zone_file(const char *path, unsigned char **buf,
-			  size_t *len, sl_errbuf *eb)
+static int read_zone_file(const char *path, unsigned char **buf, size_t *len,
+			  sl_errbuf *eb)
 {
 	struct stat st;
 	size_t got = 0;
@@ -725,8 +722,8 @@ static int read_zone_file(const char *path, unsigned char **buf,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
-			return sl_errbuf_set(eb, SL_ENOTFOUND, "%s: no such zone",
-					     path);
+			return sl_errbuf_set(eb, SL_ENOTFOUND,
+					     "%s: no such zone", path);
 		return sl_errbuf_set(eb, SL_EIO, "%s: %s", path,
 				     strerror(errno));
 	}

@@ -1,0 +1,381 @@
+/*
+ * event.c — journey events (SPEC section 2): parsing and validation.
+ *
+ * ev_parse checks the raw bytes first (UTF-8, control characters,
+ * "\u0000", which cJSON would cut a string at), then lets cJSON parse,
+ * then validates the object field by field in the order of the table
+ * below, so the first broken rule is always the same one.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "processor/timeutil.h"
+#include "topologies/event.h"
+
+#define EV_ID_MAX_CHARS 64
+#define EV_STEP_MAX 2147483647.0
+
+static const char *const type_names[] = {
+	[EV_UNKNOWN] = "unknown",
+	[EV_SCREENING_STARTED] = "screening_started",
+	[EV_SCREENING_STEP] = "screening_step",
+	[EV_SCREENING_COMPLETED] = "screening_completed",
+	[EV_REMINDER_SENT] = "reminder_sent",
+	[EV_REMINDER_FAILED] = "reminder_failed",
+	[EV_OPTED_OUT] = "opted_out",
+	[EV_OPTED_IN] = "opted_in",
+};
+#define EV_NTYPES (sizeof(type_names) / sizeof(type_names[0]))
+
+static const char *const langs[] = { "hi", "en", "bn", "te", "mr",
+				     "ta", "gu", "kn", "ml" };
+
+enum ev_type ev_type_from_string(const char *s)
+{
+	if (s == NULL)
+		return EV_UNKNOWN;
+	for (size_t i = 1; i < EV_NTYPES; i++)
+		if (strcmp(s, type_names[i]) == 0)
+			return (enum ev_type)i;
+	return EV_UNKNOWN;
+}
+
+const char *ev_type_name(enum ev_type t)
+{
+	if ((size_t)t >= EV_NTYPES)
+		return type_names[EV_UNKNOWN];
+	return type_names[t];
+}
+
+/* ---- Field rules -------------------------------------------------------- */
+
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
+ * past U+10FFFF, no sequence cut short.
+ */
+int ev_valid_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = p[i];
+		unsigned char lo = 0x80, hi = 0xBF;
+		size_t n;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xC2 && c <= 0xDF) {
+			n = 1;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			n = 2;
+			lo = c == 0xE0 ? 0xA0 : 0x80; /* overlong */
+			hi = c == 0xED ? 0x9F : 0xBF; /* surrogates */
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			n = 3;
+			lo = c == 0xF0 ? 0x90 : 0x80; /* overlong */
+			hi = c == 0xF4 ? 0x8F : 0xBF; /* > U+10FFFF */
+		} else {
+			return 0;
+		}
+		if (len - i - 1 < n || p[i + 1] < lo || p[i + 1] > hi)
+			return 0;
+		for (size_t k = 2; k <= n; k++)
+			if (p[i + k] < 0x80 || p[i + k] > 0xBF)
+				return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* Characters (code points), not bytes, as a PostgreSQL varchar counts. */
+int ev_valid_id(const char *s)
+{
+	size_t len, chars = 0;
+
+	if (s == NULL)
+		return 0;
+	len = strlen(s);
+	if (!ev_valid_utf8(s, len))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			chars++;
+	return chars >= 1 && chars <= EV_ID_MAX_CHARS;
+}
+
+/*
+ * "+" then 8-15 digits, no leading zero in the country code.  India
+ * (+91; no other country code starts with 91) has 10-digit mobile
+ * numbers starting 6-9.
+ */
+int ev_valid_phone(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || s[0] != '+' || s[1] == '0')
+		return 0;
+	n = strspn(s + 1, "0123456789");
+	if (s[1 + n] != '\0' || n < 8 || n > 15)
+		return 0;
+	if (strncmp(s, "+91", 3) == 0)
+		return n == 12 && s[3] >= '6' && s[3] <= '9';
+	return 1;
+}
+
+int ev_valid_lang(const char *s)
+{
+	if (s == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
+		if (strcmp(s, langs[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int ev_valid_pincode(const char *s)
+{
+	return s != NULL && strlen(s) == 6 && strspn(s, "0123456789") == 6 &&
+	       s[0] != '0';
+}
+
+int ev_valid_channel(const char *s)
+{
+	return s != NULL && (strcmp(s, "qr") == 0 || strcmp(s, "call") == 0 ||
+			     strcmp(s, "whatsapp") == 0);
+}
+
+static int valid_instant(const char *s)
+{
+	int64_t ms;
+
+	return sl_time_parse_rfc3339(s, &ms) == SL_OK;
+}
+
+static int valid_type(const char *s)
+{
+	return ev_type_from_string(s) != EV_UNKNOWN;
+}
+
+/* ---- The schema --------------------------------------------------------- */
+
+#define T(x) (1u << (x))
+#define ALL_TYPES 0xFFFFu
+
+enum kind {
+	K_STRING,
+	K_INTEGER
+};
+
+struct field {
+	const char *name;
+	enum kind kind;
+	int (*valid)(const char *s); /* K_STRING */
+	double lo, hi;		     /* K_INTEGER */
+	unsigned required;	     /* mask of T(EV_...) */
+	const char *rule;
+};
+
+static const struct field fields[] = {
+	{ "event_id", K_STRING, ev_valid_id, 0, 0, ALL_TYPES,
+	  "must be 1-64 characters" },
+	{ "type", K_STRING, valid_type, 0, 0, ALL_TYPES,
+	  "must be one of screening_started, screening_step, "
+	  "screening_completed, reminder_sent, reminder_failed, "
+	  "opted_out, opted_in" },
+	{ "user_id", K_STRING, ev_valid_id, 0, 0, ALL_TYPES,
+	  "must be 1-64 characters" },
+	{ "occurred_at", K_STRING, valid_instant, 0, 0, ALL_TYPES,
+	  "must be an RFC 3339 date-time with offset, like "
+	  "2025-06-01T19:00:00+05:30 or 2025-06-01T13:30:00Z" },
+	{ "phone", K_STRING, ev_valid_phone, 0, 0,
+	  T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
+	  "must be E.164: + then 8-15 digits; for India +91 then 10 "
+	  "digits starting 6-9" },
+	{ "lang", K_STRING, ev_valid_lang, 0, 0,
+	  T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
+	  "must be one of hi en bn te mr ta gu kn ml" },
+	{ "pincode", K_STRING, ev_valid_pincode, 0, 0,
+	  T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
+	  "must be 6 digits, first not 0" },
+	{ "screening_id", K_STRING, ev_valid_id, 0, 0,
+	  T(EV_SCREENING_COMPLETED), "must be 1-64 characters" },
+	{ "score", K_INTEGER, NULL, 1, 5, T(EV_SCREENING_COMPLETED),
+	  "must be an integer from 1 to 5" },
+	{ "step", K_INTEGER, NULL, 1, EV_STEP_MAX, T(EV_SCREENING_STEP),
+	  "must be an integer from 1 to 2147483647" },
+	{ "channel", K_STRING, ev_valid_channel, 0, 0, 0,
+	  "must be qr, call or whatsapp" },
+};
+
+static int fail(ev_error *err, int rc, const char *field, const char *rule)
+{
+	if (err != NULL) {
+		snprintf(err->field, sizeof(err->field), "%s", field);
+		snprintf(err->rule, sizeof(err->rule), "%s", rule);
+	}
+	return rc;
+}
+
+/* NULL when the value obeys f, else the rule it breaks. */
+static const char *check_value(const struct field *f, const cJSON *v)
+{
+	double d;
+
+	if (f->kind == K_STRING) {
+		if (!cJSON_IsString(v) || v->valuestring == NULL)
+			return "must be a string";
+		return f->valid(v->valuestring) ? NULL : f->rule;
+	}
+	if (!cJSON_IsNumber(v))
+		return f->rule;
+	d = v->valuedouble;
+	if (!isfinite(d) || d < f->lo || d > f->hi || floor(d) != d)
+		return f->rule;
+	return NULL;
+}
+
+/* How many members of obj are named `name` (cJSON keeps duplicates). */
+static int count_members(const cJSON *obj, const char *name)
+{
+	const cJSON *it;
+	int n = 0;
+
+	cJSON_ArrayForEach(it, obj)
+	{
+		if (it->string != NULL && strcmp(it->string, name) == 0)
+			n++;
+	}
+	return n;
+}
+
+int ev_validate(const cJSON *obj, ev_error *err)
+{
+	const cJSON *tv;
+	enum ev_type type;
+
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+	if (!cJSON_IsObject(obj))
+		return fail(err, SL_EINVAL, "", "must be a JSON object");
+
+	/* A repeated field could mean one thing here and another later. */
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (count_members(obj, fields[i].name) > 1)
+			return fail(err, SL_EINVAL, fields[i].name,
+				    "must appear only once");
+
+	/* The type decides what is required; its own errors come in order. */
+	tv = cJSON_GetObjectItemCaseSensitive(obj, "type");
+	type = cJSON_IsString(tv) ? ev_type_from_string(tv->valuestring)
+				  : EV_UNKNOWN;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const struct field *f = &fields[i];
+		const cJSON *v;
+		const char *why;
+
+		v = cJSON_GetObjectItemCaseSensitive(obj, f->name);
+		if (v == NULL) {
+			if (f->required & T(type))
+				return fail(err, SL_EINVAL, f->name,
+					    "is required");
+			continue;
+		}
+		why = check_value(f, v);
+		if (why != NULL)
+			return fail(err, SL_EINVAL, f->name, why);
+	}
+	return SL_OK;
+}
+
+/* ---- Parsing ------------------------------------------------------------ */
+
+static int json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * What cJSON lets through: raw control characters (it skips them as
+ * white space, and keeps them inside strings) and "\u0000", which ends
+ * its C string early, silently shortening the value.  NULL when clean.
+ */
+static const char *raw_scan(const char *buf, size_t len)
+{
+	int in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+
+		if (c < 0x20 && !(!in_str && json_space((char)c)))
+			return "must be valid JSON: control character";
+		if (!in_str) {
+			in_str = c == '"';
+			continue;
+		}
+		if (c == '"') {
+			in_str = 0;
+		} else if (c == '\\' && i + 1 < len) {
+			if (buf[i + 1] == 'u' && i + 5 < len &&
+			    memcmp(buf + i + 2, "0000", 4) == 0)
+				return "must not contain \\u0000";
+			i++;
+		}
+	}
+	return NULL;
+}
+
+int ev_parse(const char *buf, size_t len, cJSON **out, ev_error *err)
+{
+	const char *end = NULL, *why;
+	cJSON *obj = NULL;
+	size_t skip = 0;
+	int rc;
+
+	*out = NULL;
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+
+	/* The raw bytes. */
+	while (buf != NULL && skip < len && json_space(buf[skip]))
+		skip++;
+	if (buf == NULL || skip == len)
+		return fail(err, SL_EPARSE, "", "must not be empty");
+	if (!ev_valid_utf8(buf, len))
+		return fail(err, SL_EPARSE, "", "must be valid UTF-8");
+	if ((why = raw_scan(buf, len)) != NULL)
+		return fail(err, SL_EPARSE, "", why);
+
+	/* One JSON object and nothing after it but white space. */
+	obj = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+	if (obj == NULL) {
+		rc = fail(err, SL_EPARSE, "", "must be valid JSON");
+		goto out;
+	}
+	for (; end < buf + len; end++) {
+		if (!json_space(*end)) {
+			rc = fail(err, SL_EPARSE, "",
+				  "must be one JSON value, without trailing "
+				  "data");
+			goto out;
+		}
+	}
+	if (!cJSON_IsObject(obj)) {
+		rc = fail(err, SL_EPARSE, "", "must be a JSON object");
+		goto out;
+	}
+
+	rc = ev_validate(obj, err);
+	if (rc == SL_OK) {
+		*out = obj; /* the caller owns it now */
+		obj = NULL;
+	}
+out:
+	cJSON_Delete(obj);
+	return rc;
+}
