@@ -138,6 +138,7 @@ kafka_write_config()
 
 	cat >"$dir/log4j2.properties" <<-EOF
 	status = warn
+	shutdownHook = disable
 	appender.file.type = File
 	appender.file.name = file
 	appender.file.fileName = $dir/server.log
@@ -232,11 +233,15 @@ kafka_wait()
 # PostgreSQL and PgBouncer run as postgres, so their folder must be
 # reachable by that user and the socket path short enough (107 bytes).  If
 # the clone lives somewhere postgres cannot enter (or its path is long or has
-# spaces), the folder goes to /tmp and .services/pg links to it.
+# spaces), the folder goes to /tmp and .services/pg links to it.  Prints the
+# real path: postgres may not be able to follow the link.
 pg_home()
 {
 	local home=$SCRATCH/pg alt sum
 
+	if [[ -L $home && ! -e $home ]]; then
+		mkdir -p "$(readlink "$home")"	# /tmp was cleared
+	fi
 	if [[ ! -e $home ]]; then
 		if [[ $home =~ [[:space:]] || ${#home} -gt 70 ]] ||
 			! runuser -u postgres -- test -x "$SCRATCH"; then
@@ -248,14 +253,16 @@ pg_home()
 			mkdir -p "$home"
 		fi
 	fi
-	chown postgres:postgres "$home/"
-	chmod 700 "$home/"
+	home=$(readlink -f "$home")
+	chown postgres:postgres "$home"
+	chmod 700 "$home"
 	echo "$home"
 }
 
+# as_pg CMD...: run CMD as postgres, from / (it may not enter the cwd).
 as_pg()
 {
-	runuser -u postgres -- "$@"
+	(cd / && runuser -u postgres -- "$@")
 }
 
 pg_answers()
@@ -308,7 +315,9 @@ pg_create_db()
 
 pg_stop()
 {
-	local data=$SCRATCH/pg/data
+	local data
+
+	data=$(readlink -f "$SCRATCH/pg")/data
 
 	if [[ -f $data/postmaster.pid ]]; then
 		as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w -t 30 \
