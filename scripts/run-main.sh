@@ -243,28 +243,28 @@ wait_for_results()
 	done
 }
 
-# worker_rate: events/s of the worker, from its /metrics when it counts
-# records, else from the time it took to land this run's events.
+# worker_rate: events/s of the worker.  From /metrics when it is there
+# (sluice_records_total per topology: each one reads every record of
+# user_journey, this run's and older ones), else this run's events over
+# the time from the worker's start to the last of them in ClickHouse.
 worker_rate()
 {
-	local metrics recs ms
+	local metrics ms
 
-	metrics=$(curl -sf --max-time 2 "http://$ADMIN_LISTEN/metrics" || true)
-	recs=$(awk '/^sluice_[a-z_]*records[a-z_]*_total[ {]/ && !/dead/ \
-		{ s += $NF } END { if (s > 0) printf "%d", s }' <<<"$metrics")
 	ms=$((${EVENTS_DONE_MS:-$(now_ms)} - WORKER_T0))
 	((ms > 0)) || ms=1
-	if [[ -n $recs ]]; then
-		awk -v r="$recs" -v ms="$ms" 'BEGIN {
-			printf "worker: %d records in %.1f s from start, " \
-				"%.0f records/s (from /metrics)\n",
-				r, ms / 1000, r * 1000 / ms }'
-	else
-		jq -r --argjson ms "$ms" '.events_sent.total as $n
-			| "worker: \($n) events in \($ms / 1000) s from start" +
-			  " to the last one in ClickHouse," +
-			  " \($n * 1000 / $ms | floor) events/s"' "$TALLY"
+	metrics=$(curl -sf --max-time 2 "http://$ADMIN_LISTEN/metrics" || true)
+	if grep -q '^sluice_records_total{' <<<"$metrics"; then
+		awk -v ms="$ms" -F'[ "]' '/^sluice_records_total\{/ {
+			printf "worker %s: %d records in %.1f s from start," \
+				" %.0f records/s\n", $2, $NF, ms / 1000,
+				$NF * 1000 / ms }' <<<"$metrics"
+		return
 	fi
+	jq -r --argjson ms "$ms" '.events_sent.total as $n
+		| "worker: \($n) events in \($ms / 1000) s from start" +
+		  " to the last one in ClickHouse," +
+		  " \($n * 1000 / $ms | floor) events/s"' "$TALLY"
 }
 
 # compare: the summary against the tally; prints the table, true when all
