@@ -774,6 +774,7 @@ typedef struct ch_sink {
 	dr_writer *dry;	      /* NULL unless dry */
 	char *insert_url;     /* may hold credentials: never logged */
 	char safe_url[1024];  /* insert_url without them */
+	char safe_base[512];  /* clickhouse.url without them, for logs */
 	char query[128];
 	size_t batch_rows, batch_bytes;
 	struct ch_part *parts;
@@ -978,7 +979,7 @@ static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 	rc = s->post(s->post_ud, s->insert_url, p->body.p + a->line_off, n, r);
 	if (rc != SL_OK) {
 		/* No reply: the rows may or may not be in; resend later. */
-		sl_errbuf_set(&s->eb, rc, "no reply from %s: %s", s->safe_url,
+		sl_errbuf_set(&s->eb, rc, "no reply from %s: %s", s->safe_base,
 			      r->err);
 		rc = SL_ETRANSIENT;
 	} else
@@ -1015,7 +1016,7 @@ static int deliver(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 			sl_errbuf_set(&s->eb, SL_ETRANSIENT, "%s%s: %s",
 				      v.cls == CH_CONFIG ? "check the setup of "
 							 : "",
-				      s->safe_url, v.msg);
+				      s->safe_base, v.msg);
 			return SL_ETRANSIENT;
 		}
 		if (hi - lo == 1)
@@ -1094,7 +1095,7 @@ static int ch_flush(void *self, sl_sink_io *io)
 		return rc == SL_ENOMEM ? rc : SL_ETRANSIENT;
 	}
 	if (s->failing)
-		SL_INFO(CH_COMP, "flush recovered url=%s", s->safe_url);
+		SL_INFO(CH_COMP, "flush recovered url=%s", s->safe_base);
 	s->failing = 0;
 	return SL_OK;
 }
@@ -1166,6 +1167,7 @@ int ch_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,
 	/* Dry: requests go to <dry_run.dir>/clickhouse.jsonl. */
 	if (c.url == NULL) {
 		snprintf(s->safe_url, sizeof(s->safe_url), "dry");
+		snprintf(s->safe_base, sizeof(s->safe_base), "dry");
 		rc = dr_open(c.dry_dir, "clickhouse", &s->dry, eb);
 		goto out;
 	}
@@ -1178,6 +1180,7 @@ int ch_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,
 		goto out;
 	}
 	dr_redact_url(s->insert_url, s->safe_url, sizeof(s->safe_url));
+	dr_redact_url(c.url, s->safe_base, sizeof(s->safe_base));
 	rc = http_new(c.timeout_ms, &s->http, eb);
 	s->post = http_post;
 	s->post_ud = s->http;
