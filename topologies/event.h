@@ -13,6 +13,8 @@
 
 #include <cJSON.h>
 
+#include "processor/err.h"
+
 enum ev_type {
 	EV_UNKNOWN = 0,
 	EV_SCREENING_STARTED,
