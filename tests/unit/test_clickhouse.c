@@ -66,7 +66,8 @@ static void test_encode_full_event(void **state)
 	/* phone and unknown fields dropped; columns in table order. */
 	expect_line(
 		"{\"event_id\":\"e1\",\"type\":\"screening_completed\","
-		"\"user_id\":\"u1\",\"occurred_at\":\"2026-03-01T10:00:00+05:30\","
+		"\"user_id\":\"u1\","
+		"\"occurred_at\":\"2026-03-01T10:00:00+05:30\","
 		"\"phone\":\"+919876543210\",\"lang\":\"hi\","
 		"\"pincode\":\"110001\",\"district\":\"NEW DELHI\","
 		"\"state\":\"DELHI\",\"score\":4,\"screening_id\":\"s1\","
