@@ -4,6 +4,7 @@
 # scripts work from any clone and any working directory).  Progress and
 # errors go to stderr; stdout is left to the calling script.
 
+# shellcheck disable=SC2034  # used by the scripts that source this
 SLUICE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # say MSG...: one progress line on stderr.
@@ -52,13 +53,15 @@ wait_until()
 # pid_alive PIDFILE: true when PIDFILE names a live process (not a zombie).
 pid_alive()
 {
-	local pid state
+	local pid stat
 
 	[[ -s $1 ]] || return 1
 	pid=$(<"$1")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	state=$(ps -o stat= -p "$pid" 2>/dev/null) || return 1
-	[[ $state != Z* ]]
+	# /proc/PID/stat: "pid (comm) S ..."; S is the state, Z a zombie.
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ $stat != Z* ]]
 }
 
 # spawn PIDFILE LOGFILE CMD...: start CMD in its own session, detached from

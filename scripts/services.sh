@@ -292,6 +292,17 @@ pg_start()
 		}
 	fi
 	as_pg mkdir -p "$home/sock"
+
+	# A postmaster killed with -9 leaves its pid file; PostgreSQL takes a
+	# zombie for a live server, so drop the file when its pid is gone.
+	if [[ -f $data/postmaster.pid ]]; then
+		head -n 1 "$data/postmaster.pid" >"$home/postmaster.pid.1"
+		if ! pid_alive "$home/postmaster.pid.1"; then
+			say "postgres: removing stale postmaster.pid"
+			rm -f "$data/postmaster.pid"
+		fi
+		rm -f "$home/postmaster.pid.1"
+	fi
 	say "postgres: starting on 127.0.0.1:$PG_PORT"
 	as_pg "$PG_BIN/pg_ctl" -w -t 60 -D "$data" -l "$log" \
 		-o "-p $PG_PORT -k $home/sock -c listen_addresses=127.0.0.1" \
@@ -438,7 +449,7 @@ ch_wait()
 
 cluster_start()
 {
-	local base=$SCRATCH/cluster voters= id i port dir all=1 pid pids=()
+	local base=$SCRATCH/cluster voters='' id i port dir all=1 pid pids=()
 
 	for i in 1 2 3; do
 		port=${CLUSTER_PORTS[i - 1]}
