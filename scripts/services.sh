@@ -139,9 +139,15 @@ kafka_write_config()
 	cat >"$dir/log4j2.properties" <<-EOF
 	status = warn
 	shutdownHook = disable
-	appender.file.type = File
+	appender.file.type = RollingFile
 	appender.file.name = file
 	appender.file.fileName = $dir/server.log
+	appender.file.filePattern = $dir/server.log.%i
+	appender.file.policies.type = Policies
+	appender.file.policies.size.type = SizeBasedTriggeringPolicy
+	appender.file.policies.size.size = 50MB
+	appender.file.strategy.type = DefaultRolloverStrategy
+	appender.file.strategy.max = 2
 	appender.file.layout.type = PatternLayout
 	appender.file.layout.pattern = [%d] %p %m (%c)%n
 	rootLogger.level = INFO
