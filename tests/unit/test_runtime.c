@@ -1,0 +1,260 @@
+/*
+ * test_runtime.c — the processor runtime against librdkafka's mock
+ * cluster: records reach their task's store, every write is in the
+ * changelog, a worker with an empty state directory restores the store
+ * from the changelog, and one with its checkpoint restores nothing.
+ * (Semantics that the mock does not model, like transactions, are
+ * tested against a real broker in tests/integration.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "processor/app_int.h"
+#include "processor/log.h"
+
+#define NKEYS 50
+#define NRECORDS 2000
+#define PARTS 4
+
+static rd_kafka_t *host;
+static char bootstraps[512];
+static int expected[NKEYS];
+static char dirs[3][64];
+
+/* The step under test: counts records per key in store "counts". */
+static int count_step(sl_ctx *ctx, const sl_record *rec, void *ud)
+{
+	sl_store *st = sl_ctx_store(ctx, "counts");
+	char buf[32];
+	sl_bytes v;
+	long n = 0;
+
+	(void)ud;
+	if (sl_store_get(st, rec->key.data, rec->key.len, &v) == SL_OK) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)v.len,
+			 (const char *)v.data);
+		n = atol(buf);
+	}
+	snprintf(buf, sizeof(buf), "%ld", n + 1);
+	return sl_store_put(st, rec->key.data, rec->key.len, buf, strlen(buf));
+}
+
+static int setup_cluster(void **state)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_mock_cluster_t *mc;
+	char errstr[256];
+
+	(void)state;
+	sl_log_level = getenv("TEST_DEBUG") ? SL_LOG_DEBUG : SL_LOG_WARN;
+	rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr,
+			  sizeof(errstr));
+	host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (host == NULL)
+		return -1;
+	mc = rd_kafka_handle_mock_cluster(host);
+	snprintf(bootstraps, sizeof(bootstraps), "%s",
+		 rd_kafka_mock_cluster_bootstraps(mc));
+	rd_kafka_mock_topic_create(mc, "in", PARTS, 1);
+	rd_kafka_mock_topic_create(mc, "t-count-counts-changelog", PARTS, 1);
+	rd_kafka_mock_topic_create(mc, "t-dead-letters", PARTS, 1);
+
+	/* The input: NRECORDS records over NKEYS keys, tallied here. */
+	for (int i = 0; i < NRECORDS; i++) {
+		char key[16];
+		int k = (i * 7) % NKEYS;
+
+		snprintf(key, sizeof(key), "k%d", k);
+		expected[k]++;
+		rd_kafka_producev(host, RD_KAFKA_V_TOPIC("in"),
+				  RD_KAFKA_V_KEY(key, strlen(key)),
+				  RD_KAFKA_V_VALUE("x", 1),
+				  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				  RD_KAFKA_V_END);
+	}
+	rd_kafka_flush(host, 10000);
+	for (int i = 0; i < 3; i++) {
+		snprintf(dirs[i], sizeof(dirs[i]), "/tmp/sluice-rt-XXXXXX");
+		if (mkdtemp(dirs[i]) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown_cluster(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	rd_kafka_destroy(host);
+	for (int i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dirs[i]);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct run {
+	sl_app *app;
+	int rc;
+};
+
+static void *runner(void *arg)
+{
+	struct run *r = arg;
+
+	r->rc = sl_app_run(r->app);
+	return NULL;
+}
+
+static sl_app *new_app(sl_config **cfgp, const char *dir)
+{
+	sl_config *cfg = sl_config_new();
+	sl_topology *t = sl_topology_new("count");
+	sl_errbuf eb = { { 0 } };
+	sl_app *app = NULL;
+
+	sl_config_set(cfg, "kafka.bootstrap.servers", bootstraps);
+	sl_config_set(cfg, "application.id", "t");
+	sl_config_set(cfg, "state.dir", dir);
+	sl_config_set(cfg, "commit.interval.ms", "100");
+	sl_topology_source(t, "in");
+	sl_topology_store(t, "counts");
+	sl_topology_step(t, "count", count_step, NULL);
+	assert_int_equal(sl_app_new(cfg, t, &app, &eb), SL_OK);
+	*cfgp = cfg;
+	return app;
+}
+
+/* Run until every task is running and `until` says stop (or 30 s). */
+static void run_app(sl_app *app, long long records)
+{
+	struct run r = { app, -1 };
+	pthread_t th;
+	int waited = 0;
+
+	assert_int_equal(pthread_create(&th, NULL, runner, &r), 0);
+	for (;;) {
+		usleep(100 * 1000);
+		waited += 100;
+		if (atomic_load(&app->stats.records) >= records &&
+		    app_is_ready(app) && atomic_load(&app->stats.commits) >= (records > 0)) {
+			int running = 0;
+
+			pthread_mutex_lock(&app->tasks_lock);
+			for (int i = 0; i < app->ntasks; i++)
+				running += app->tasks[i].state == TASK_RUNNING;
+			pthread_mutex_unlock(&app->tasks_lock);
+			if (running == PARTS)
+				break;
+		}
+		if (waited >= 30000)
+			fprintf(stderr, "records=%lld commits=%lld ready=%d\n",
+				(long long)atomic_load(&app->stats.records),
+				(long long)atomic_load(&app->stats.commits),
+				app_is_ready(app));
+		assert_true(waited < 30000);
+	}
+	usleep(300 * 1000); /* a commit interval or two */
+	sl_app_stop(app);
+	pthread_join(th, NULL);
+	assert_int_equal(r.rc, SL_OK);
+}
+
+/* Read every key's count straight from the LMDB files. */
+static void check_counts(const char *dir)
+{
+	char path[256];
+	st_env *env;
+	st_txn t;
+	int seen[NKEYS] = { 0 };
+
+	snprintf(path, sizeof(path), "%s/t-count", dir);
+	assert_int_equal(st_env_acquire(path, &env, NULL), SL_OK);
+	for (int p = 0; p < PARTS; p++) {
+		MDB_dbi db;
+		MDB_cursor *c;
+		MDB_val k, v;
+
+		assert_int_equal(st_db_open(env, "counts", p, &db), SL_OK);
+		assert_int_equal(st_txn_begin(env, 1, &t), SL_OK);
+		assert_int_equal(mdb_cursor_open(t.txn, db, &c), 0);
+		while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+			char ks[16], vs[16];
+
+			snprintf(ks, sizeof(ks), "%.*s", (int)k.mv_size,
+				 (char *)k.mv_data);
+			snprintf(vs, sizeof(vs), "%.*s", (int)v.mv_size,
+				 (char *)v.mv_data);
+			seen[atoi(ks + 1)] = atoi(vs);
+		}
+		mdb_cursor_close(c);
+		st_txn_abort(&t);
+	}
+	st_env_release(env);
+	for (int k = 0; k < NKEYS; k++)
+		assert_int_equal(seen[k], expected[k]);
+}
+
+static long long restored_total(sl_app *app)
+{
+	return atomic_load(&app->stats.restored);
+}
+
+static void test_process_restore_checkpoint(void **state)
+{
+	sl_config *cfg;
+	sl_app *app;
+
+	(void)state;
+
+	/* 1. A fresh app processes everything into its store. */
+	app = new_app(&cfg, dirs[0]);
+	run_app(app, NRECORDS);
+	assert_int_equal(atomic_load(&app->stats.records), NRECORDS);
+	assert_int_equal(restored_total(app), 0);
+	sl_app_free(app);
+	sl_config_free(cfg);
+	check_counts(dirs[0]);
+
+	/*
+	 * 2. Same application, empty state directory: input offsets are
+	 * committed, so nothing is reprocessed; the store comes back from
+	 * the changelog, which holds one record per processed input.
+	 */
+	app = new_app(&cfg, dirs[1]);
+	run_app(app, 0);
+	assert_int_equal(atomic_load(&app->stats.records), 0);
+	assert_int_equal(restored_total(app), NRECORDS);
+	sl_app_free(app);
+	sl_config_free(cfg);
+	check_counts(dirs[1]);
+
+	/* 3. Back on the first directory: its checkpoint is current. */
+	app = new_app(&cfg, dirs[0]);
+	run_app(app, 0);
+	assert_int_equal(restored_total(app), 0);
+	sl_app_free(app);
+	sl_config_free(cfg);
+	check_counts(dirs[0]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_process_restore_checkpoint),
+	};
+
+	return cmocka_run_group_tests(tests, setup_cluster, teardown_cluster);
+}
