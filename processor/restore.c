@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "processor/app_int.h"
 #include "processor/log.h"
@@ -53,8 +54,15 @@ static int start_offset(sl_app *app, const char *store, MDB_dbi db,
 	uint64_t n = 0;
 	int rc, have;
 
-	err = rd_kafka_query_watermark_offsets(app->restorer, topic, p, &lo,
-					       &hi, 10000);
+	/* A topic created a moment ago may have no leader yet: retry. */
+	for (int tries = 0; tries < 50; tries++) {
+		err = rd_kafka_query_watermark_offsets(app->restorer, topic, p,
+						       &lo, &hi, 10000);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    atomic_load(&app->stop))
+			break;
+		usleep(200 * 1000);
+	}
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		SL_ERROR(COMP, "watermarks failed topic=%s partition=%d err=%s",
 			 topic, (int)p, rd_kafka_err2str(err));
