@@ -540,7 +540,7 @@ static void count_quirks(const pc_table *t, struct pc_counts *n)
 		const pc_entry *e = &t->entries[i];
 		int districts = 0, states = 0;
 
-		for (size_t k = 1; k < e->nrows; k++) {
+		for (size_t k = 0; k < e->nrows; k++) {
 			districts |= strcmp(e->rows[k].district,
 					    e->rows[0].district) != 0;
 			states |= !pc_is_na(&e->rows[k]) &&
