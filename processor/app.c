@@ -1146,7 +1146,7 @@ static void loop_once(sl_app *app)
 	}
 	rd_kafka_poll(app->producer, 0);
 	if (restoring(app) || app->global_ready) {
-		restore_poll(app, 20000);
+		restore_poll(app, 20000, 0);
 		for (int i = 0; i < app->ntasks; i++)
 			if (app->tasks[i].state == TASK_RESTORING &&
 			    restore_done(app, &app->tasks[i]))

@@ -174,7 +174,7 @@ void sl_app_set_clock(sl_app *app, const sl_clock *clock);
 /* restore.c; restore_open_dbs needs no write txn open in this thread. */
 int restore_open_dbs(sl_app *app, struct task *t);
 int restore_begin(sl_app *app, struct task *t);
-int restore_poll(sl_app *app, int max);
+int restore_poll(sl_app *app, int max, int timeout_ms);
 int restore_done(const sl_app *app, const struct task *t);
 void restore_forget(sl_app *app, struct task *t);
 int globals_restore(sl_app *app);

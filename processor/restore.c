@@ -259,12 +259,13 @@ static int write_restore_checkpoints(sl_app *app)
 	return rc;
 }
 
-int restore_poll(sl_app *app, int max)
+int restore_poll(sl_app *app, int max, int timeout_ms)
 {
 	int n = 0;
 
 	while (n < max) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(app->restorer, 0);
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(
+			app->restorer, n == 0 ? timeout_ms : 0);
 		const char *topic;
 		int s;
 
@@ -362,7 +363,7 @@ int globals_restore(sl_app *app)
 	if (!any)
 		return SL_OK;
 	while (!globals_caught_up(app) && !atomic_load(&app->stop)) {
-		rc = restore_poll(app, 50000);
+		rc = restore_poll(app, 50000, 100);
 		if (rc != SL_OK)
 			return rc;
 		if (app->txn.txn != NULL && app->txn.writes > 100000) {
@@ -370,7 +371,6 @@ int globals_restore(sl_app *app)
 			if (rc != SL_OK)
 				return rc;
 		}
-		rd_kafka_poll(app->restorer, 10);
 	}
 	rc = st_txn_commit(&app->txn);
 	app->global_ready = 1;
