@@ -176,9 +176,8 @@ static int write_checkpoints(sl_app *app)
 
 			if (off < 0 || app->tasks[p].state != TASK_RUNNING)
 				continue;
-			rc = st_checkpoint_put(&app->txn,
-					       app->topo->stores[s].name, p,
-					       off);
+			rc = st_checkpoint_put(
+				&app->txn, app->topo->stores[s].name, p, off);
 		}
 	}
 	return rc;
@@ -302,9 +301,8 @@ static int flush_sinks(sl_app *app, int force)
 		return SL_OK;
 	}
 	app->sinks_failing = 1;
-	app->sink_backoff_ms = app->sink_backoff_ms
-				       ? app->sink_backoff_ms * 2
-				       : 500;
+	app->sink_backoff_ms = app->sink_backoff_ms ? app->sink_backoff_ms * 2
+						    : 500;
 	if (app->sink_backoff_ms > 30000)
 		app->sink_backoff_ms = 30000;
 	/* jitter: up to a quarter of the backoff */
@@ -375,8 +373,8 @@ static int commit_eos(sl_app *app)
 		return st_txn_commit(&app->txn);
 	}
 	if (offs->cnt > 0)
-		err = rd_kafka_send_offsets_to_transaction(
-			app->producer, offs, app->cgmd, 30000);
+		err = rd_kafka_send_offsets_to_transaction(app->producer, offs,
+							   app->cgmd, 30000);
 	rd_kafka_topic_partition_list_destroy(offs);
 	if (err == NULL)
 		err = rd_kafka_commit_transaction(app->producer, 60000);
@@ -399,8 +397,9 @@ static int commit_eos(sl_app *app)
 		rc = st_txn_commit(&app->txn);
 	if (rc != SL_OK) {
 		st_txn_abort(&app->txn);
-		SL_ERROR(COMP, "lmdb commit after kafka commit failed err=%s; "
-			       "stores will restore the tail",
+		SL_ERROR(COMP,
+			 "lmdb commit after kafka commit failed err=%s; "
+			 "stores will restore the tail",
 			 sl_errname(rc));
 	}
 	return rc;
@@ -471,18 +470,19 @@ int app_dead_letter(sl_app *app, const sl_record *rec, const char *topology,
 	snprintf(part, sizeof(part), "%d", (int)rec->partition);
 	snprintf(off, sizeof(off), "%" PRId64, rec->offset);
 	rd_kafka_header_add(h, "sluice.reason", -1, reason, -1);
-	rd_kafka_header_add(h, "sluice.topic", -1,
-			    rec->topic ? rec->topic : "", -1);
+	rd_kafka_header_add(h, "sluice.topic", -1, rec->topic ? rec->topic : "",
+			    -1);
 	rd_kafka_header_add(h, "sluice.partition", -1, part, -1);
 	rd_kafka_header_add(h, "sluice.offset", -1, off, -1);
 	rd_kafka_header_add(h, "sluice.topology", -1, topology, -1);
 	rd_kafka_header_add(h, "sluice.step", -1, step ? step : "", -1);
 	atomic_fetch_add_explicit(&app->stats.dead_letters, 1,
 				  memory_order_relaxed);
-	SL_WARN(COMP, "dead letter topic=%s partition=%d offset=%" PRId64
-		      " reason=\"%s\"",
-		rec->topic ? rec->topic : "-", (int)rec->partition,
-		rec->offset, reason);
+	SL_WARN(COMP,
+		"dead letter topic=%s partition=%d offset=%" PRId64
+		" reason=\"%s\"",
+		rec->topic ? rec->topic : "-", (int)rec->partition, rec->offset,
+		reason);
 	return app_produce(app, app->dlq_topic, RD_KAFKA_PARTITION_UA,
 			   rec->key.data, rec->key.len, rec->value.data,
 			   rec->value.len, h, NULL);
@@ -537,8 +537,7 @@ static void process_message(sl_app *app, rd_kafka_message_t *m)
 	}
 	t->position = m->offset + 1;
 	app->dirty = 1;
-	atomic_fetch_add_explicit(&app->stats.records, 1,
-				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&app->stats.records, 1, memory_order_relaxed);
 }
 
 /* ---- tasks and rebalances ---------------------------------------- */
@@ -609,8 +608,9 @@ static void task_start(sl_app *app, struct task *t)
 	if (!app->paused_for_sinks)
 		rd_kafka_resume_partitions(app->consumer, l);
 	rd_kafka_topic_partition_list_destroy(l);
-	SL_INFO(COMP, "task running app=%s partition=%d position=%" PRId64
-		      " restored=%" PRId64,
+	SL_INFO(COMP,
+		"task running app=%s partition=%d position=%" PRId64
+		" restored=%" PRId64,
 		app->group_id, (int)t->partition, t->position, t->restored);
 }
 
@@ -779,8 +779,9 @@ static void punctuate(sl_app *app)
 				continue;
 			}
 			if (rc != SL_OK)
-				SL_WARN(COMP, "punctuator failed name=%s "
-					      "partition=%d err=%s",
+				SL_WARN(COMP,
+					"punctuator failed name=%s "
+					"partition=%d err=%s",
 					p->name, i, sl_errname(rc));
 			t->punct[k].in_slice = 0;
 			punct_advance(app, t, k, wall);
@@ -856,8 +857,8 @@ static int make_consumer(sl_app *app, sl_errbuf *eb)
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
 	rd_kafka_conf_set_opaque(conf, app);
-	app->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
-				     sizeof(errstr));
+	app->consumer =
+		rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (app->consumer == NULL) {
 		rd_kafka_conf_destroy(conf);
 		return sl_errbuf_set(eb, SL_EKAFKA, "consumer: %s", errstr);
@@ -894,8 +895,8 @@ static int make_producer(sl_app *app, sl_errbuf *eb)
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 	rd_kafka_conf_set_opaque(conf, app);
-	app->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-				     sizeof(errstr));
+	app->producer =
+		rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (app->producer == NULL) {
 		rd_kafka_conf_destroy(conf);
 		return sl_errbuf_set(eb, SL_EKAFKA, "producer: %s", errstr);
@@ -937,8 +938,8 @@ static int make_restorer(sl_app *app, sl_errbuf *eb)
 		rd_kafka_conf_destroy(conf);
 		return rc;
 	}
-	app->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
-				     sizeof(errstr));
+	app->restorer =
+		rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (app->restorer == NULL) {
 		rd_kafka_conf_destroy(conf);
 		return sl_errbuf_set(eb, SL_EKAFKA, "restorer: %s", errstr);
@@ -1043,16 +1044,15 @@ static int app_setup(sl_app *app, sl_errbuf *eb)
 		return rc;
 
 	sl_config_int(app->cfg, "topic.partitions", &parts, NULL);
-	app->ntasks = sl_topic_partitions(app->producer, app->topo->source,
-					  10000);
+	app->ntasks =
+		sl_topic_partitions(app->producer, app->topo->source, 10000);
 	if (app->ntasks == SL_ENOTFOUND)
 		app->ntasks = (int)parts;
 	if (app->ntasks <= 0)
-		return sl_errbuf_set(eb, SL_EKAFKA,
-				     "cannot read metadata of %s from %s",
-				     app->topo->source,
-				     sl_config_get(app->cfg,
-						   "kafka.bootstrap.servers"));
+		return sl_errbuf_set(
+			eb, SL_EKAFKA, "cannot read metadata of %s from %s",
+			app->topo->source,
+			sl_config_get(app->cfg, "kafka.bootstrap.servers"));
 	rc = create_topics(app, eb);
 	if (rc != SL_OK)
 		return rc;

@@ -50,7 +50,7 @@ int app_is_ready(sl_app *app)
 
 static const char *state_name(enum task_state s)
 {
-	return s == TASK_RUNNING ? "running"
+	return s == TASK_RUNNING     ? "running"
 	       : s == TASK_RESTORING ? "restoring"
 				     : "none";
 }
@@ -75,11 +75,11 @@ void app_tasks_json(sl_app *app, void *cjson_array)
 		cJSON_AddStringToObject(o, "state", state_name(t->state));
 		cJSON_AddNumberToObject(o, "position", (double)t->pub_position);
 		cJSON_AddNumberToObject(o, "end", (double)t->pub_end);
-		cJSON_AddNumberToObject(o, "lag",
-					(double)(t->pub_end > t->pub_position
-							 ? t->pub_end -
-								   t->pub_position
-							 : 0));
+		cJSON_AddNumberToObject(
+			o, "lag",
+			(double)(t->pub_end > t->pub_position
+					 ? t->pub_end - t->pub_position
+					 : 0));
 		cJSON_AddNumberToObject(o, "restored", (double)t->restored);
 		cJSON_AddItemToArray(arr, o);
 	}
@@ -199,8 +199,8 @@ int app_store_lookup(sl_app *app, const char *store, const char *key,
 			s = i;
 	if (s < 0)
 		return SL_EINVAL;
-	*part = rd_kafka_msg_partitioner_murmur2(NULL, key, klen,
-						 app->ntasks, NULL, NULL);
+	*part = rd_kafka_msg_partitioner_murmur2(NULL, key, klen, app->ntasks,
+						 NULL, NULL);
 	if (app->topo->stores[s].global) {
 		dbi = app->global_dbi[s];
 	} else {

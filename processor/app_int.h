@@ -43,7 +43,11 @@
 #include "processor/topology.h"
 #include "state/store.h"
 
-enum task_state { TASK_NONE = 0, TASK_RESTORING, TASK_RUNNING };
+enum task_state {
+	TASK_NONE = 0,
+	TASK_RESTORING,
+	TASK_RUNNING
+};
 
 struct task_punct {
 	int64_t next_ms; /* next firing on its time line */
@@ -150,7 +154,6 @@ struct sl_ctx {
 	const char *step_name;
 	struct sl_store stores[TOPO_MAX_STORES];
 };
-
 
 struct sl_store_iter {
 	MDB_cursor *cur;

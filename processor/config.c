@@ -165,7 +165,8 @@ static void env_name(const char *key, char *out, size_t n)
 	size_t o = snprintf(out, n, "SLUICE_");
 
 	for (; *key && o + 1 < n; key++)
-		out[o++] = *key == '.' ? '_' : (char)toupper((unsigned char)*key);
+		out[o++] = *key == '.' ? '_'
+				       : (char)toupper((unsigned char)*key);
 	out[o] = '\0';
 }
 
@@ -208,11 +209,21 @@ static int load_env_key(sl_config *cfg, const char *key, sl_errbuf *eb)
 
 /* Keys that may be set from the environment though no default names them. */
 static const char *const extra_keys[] = {
-	"api.token",	     "clock.start",	"group.instance.id",
-	"meta.token",	     "meta.dataset_id", "meta.api_version",
-	"meta.test_event_code", "whatsapp.token", "whatsapp.phone_number_id",
-	"whatsapp.url",	     "meta.url",	"worker.topologies",
-	"pg.pool_size",	     "admin.listen",	"pincodes.file",
+	"api.token",
+	"clock.start",
+	"group.instance.id",
+	"meta.token",
+	"meta.dataset_id",
+	"meta.api_version",
+	"meta.test_event_code",
+	"whatsapp.token",
+	"whatsapp.phone_number_id",
+	"whatsapp.url",
+	"meta.url",
+	"worker.topologies",
+	"pg.pool_size",
+	"admin.listen",
+	"pincodes.file",
 };
 
 int sl_config_load_env(sl_config *cfg, sl_errbuf *eb)
@@ -244,7 +255,8 @@ int sl_config_load_env(sl_config *cfg, sl_errbuf *eb)
 		if (strncmp(*e, "SLUICE_KAFKA_", 13) != 0 || eq == NULL)
 			continue;
 		for (const char *p = *e + 7; p < eq && o + 1 < sizeof(key); p++)
-			key[o++] = *p == '_' ? '.' : (char)tolower((unsigned char)*p);
+			key[o++] = *p == '_' ? '.'
+					     : (char)tolower((unsigned char)*p);
 		key[o] = '\0';
 		if (find(cfg, key) != NULL)
 			continue; /* already taken from its exact name */
@@ -304,8 +316,11 @@ int sl_parse_duration_ms(const char *s, int64_t *out)
 	static const struct {
 		const char *unit;
 		int64_t ms;
-	} units[] = { { "ms", 1 },	  { "s", 1000 },      { "m", 60000 },
-		      { "h", 3600000 }, { "d", 86400000 } };
+	} units[] = { { "ms", 1 },
+		      { "s", 1000 },
+		      { "m", 60000 },
+		      { "h", 3600000 },
+		      { "d", 86400000 } };
 	char *end;
 	long long n;
 
@@ -341,8 +356,8 @@ int sl_parse_time_of_day(const char *s, int *minutes)
 	return SL_OK;
 }
 
-int sl_config_duration_ms(const sl_config *cfg, const char *key,
-			  int64_t *out, sl_errbuf *eb)
+int sl_config_duration_ms(const sl_config *cfg, const char *key, int64_t *out,
+			  sl_errbuf *eb)
 {
 	const char *v = sl_config_get(cfg, key);
 
@@ -356,8 +371,8 @@ int sl_config_duration_ms(const sl_config *cfg, const char *key,
 	return SL_OK;
 }
 
-int sl_config_time_of_day(const sl_config *cfg, const char *key,
-			  int *minutes, sl_errbuf *eb)
+int sl_config_time_of_day(const sl_config *cfg, const char *key, int *minutes,
+			  sl_errbuf *eb)
 {
 	const char *v = sl_config_get(cfg, key);
 
@@ -369,8 +384,8 @@ int sl_config_time_of_day(const sl_config *cfg, const char *key,
 	return SL_OK;
 }
 
-int sl_config_instant_ms(const sl_config *cfg, const char *key,
-			 int64_t *out, sl_errbuf *eb)
+int sl_config_instant_ms(const sl_config *cfg, const char *key, int64_t *out,
+			 sl_errbuf *eb)
 {
 	const char *v = sl_config_get(cfg, key);
 
@@ -403,7 +418,8 @@ int sl_config_each(const sl_config *cfg, const char *prefix,
 
 int sl_config_is_secret(const char *key)
 {
-	return strstr(key, "token") != NULL || strstr(key, "password") != NULL ||
+	return strstr(key, "token") != NULL ||
+	       strstr(key, "password") != NULL ||
 	       strstr(key, "secret") != NULL || strstr(key, ".key") != NULL ||
 	       strcmp(key, "pg.url") == 0 || strcmp(key, "clickhouse.url") == 0;
 }

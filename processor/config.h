@@ -43,20 +43,19 @@ int sl_config_int(const sl_config *cfg, const char *key, int64_t *out,
 		  sl_errbuf *eb);
 int sl_config_double(const sl_config *cfg, const char *key, double *out,
 		     sl_errbuf *eb);
-int sl_config_duration_ms(const sl_config *cfg, const char *key,
-			  int64_t *out, sl_errbuf *eb);
-int sl_config_time_of_day(const sl_config *cfg, const char *key,
-			  int *minutes, sl_errbuf *eb);
-int sl_config_instant_ms(const sl_config *cfg, const char *key,
-			 int64_t *out, sl_errbuf *eb);
+int sl_config_duration_ms(const sl_config *cfg, const char *key, int64_t *out,
+			  sl_errbuf *eb);
+int sl_config_time_of_day(const sl_config *cfg, const char *key, int *minutes,
+			  sl_errbuf *eb);
+int sl_config_instant_ms(const sl_config *cfg, const char *key, int64_t *out,
+			 sl_errbuf *eb);
 
 /* Parsers behind the getters, for values that come from elsewhere. */
 int sl_parse_duration_ms(const char *s, int64_t *out);
 int sl_parse_time_of_day(const char *s, int *minutes);
 
 /* Call fn for every set key starting with prefix (prefix stripped). */
-typedef int (*sl_config_each_fn)(const char *key, const char *value,
-				 void *ud);
+typedef int (*sl_config_each_fn)(const char *key, const char *value, void *ud);
 int sl_config_each(const sl_config *cfg, const char *prefix,
 		   sl_config_each_fn fn, void *ud);
 

@@ -53,8 +53,8 @@ int sl_ctx_input_end(sl_ctx *ctx, int64_t *end)
 	return err == RD_KAFKA_RESP_ERR_NO_ERROR ? SL_OK : SL_EKAFKA;
 }
 
-int sl_ctx_forward(sl_ctx *ctx, const void *key, size_t klen,
-		   const void *value, size_t vlen, int64_t timestamp_ms)
+int sl_ctx_forward(sl_ctx *ctx, const void *key, size_t klen, const void *value,
+		   size_t vlen, int64_t timestamp_ms)
 {
 	sl_record r;
 
@@ -75,8 +75,8 @@ int sl_ctx_forward(sl_ctx *ctx, const void *key, size_t klen,
 	return app_run_chain(ctx, ctx->step + 1, &r);
 }
 
-int sl_ctx_send(sl_ctx *ctx, const char *topic, const void *key,
-		size_t klen, const void *value, size_t vlen)
+int sl_ctx_send(sl_ctx *ctx, const char *topic, const void *key, size_t klen,
+		const void *value, size_t vlen)
 {
 	return app_produce(ctx->app, topic, RD_KAFKA_PARTITION_UA, key, klen,
 			   value, vlen, NULL, NULL);
@@ -134,18 +134,18 @@ int sl_store_get(sl_store *s, const void *key, size_t klen, sl_bytes *val)
 }
 
 /* A write goes to LMDB and to the changelog, keyed to the same partition. */
-static int changelog(sl_store *s, const void *key, size_t klen,
-		     const void *val, size_t vlen)
+static int changelog(sl_store *s, const void *key, size_t klen, const void *val,
+		     size_t vlen)
 {
 	sl_app *app = s->app;
 
-	return app_produce(app, app->changelog[s->idx], s->task->partition,
-			   key, klen, val, vlen, NULL,
+	return app_produce(app, app->changelog[s->idx], s->task->partition, key,
+			   klen, val, vlen, NULL,
 			   (void *)(intptr_t)(s->idx + 1));
 }
 
-int sl_store_put(sl_store *s, const void *key, size_t klen,
-		 const void *val, size_t vlen)
+int sl_store_put(sl_store *s, const void *key, size_t klen, const void *val,
+		 size_t vlen)
 {
 	st_txn *t = store_txn(s);
 	int rc;

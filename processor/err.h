@@ -13,34 +13,38 @@
 #include <stddef.h>
 
 /* X(NAME, message) — order is the ABI: codes are -(index). */
-#define SL_ERR_MAP(X)                                                      \
-	X(OK, "success")                                                   \
-	X(NOMEM, "out of memory")                                          \
-	X(INVAL, "invalid argument")                                       \
-	X(NOTFOUND, "not found")                                           \
-	X(EXISTS, "already exists")                                        \
-	X(IO, "input/output error")                                        \
-	X(CONFIG, "bad configuration")                                     \
-	X(PARSE, "malformed input")                                        \
-	X(TOOBIG, "too large")                                             \
-	X(KAFKA, "kafka error")                                            \
-	X(FENCED, "producer fenced by a newer instance")                   \
-	X(STORE, "state store error")                                      \
-	X(PG, "postgresql error")                                          \
-	X(HTTP, "http error")                                              \
-	X(TRANSIENT, "transient failure, retry later")                     \
-	X(PERMANENT, "permanent failure, do not retry")                    \
-	X(TIMEOUT, "timed out")                                            \
-	X(STATE, "operation not valid in this state")                      \
-	X(UNAVAIL, "service unavailable")                                  \
+#define SL_ERR_MAP(X)                                                          \
+	X(OK, "success")                                                       \
+	X(NOMEM, "out of memory")                                              \
+	X(INVAL, "invalid argument")                                           \
+	X(NOTFOUND, "not found")                                               \
+	X(EXISTS, "already exists")                                            \
+	X(IO, "input/output error")                                            \
+	X(CONFIG, "bad configuration")                                         \
+	X(PARSE, "malformed input")                                            \
+	X(TOOBIG, "too large")                                                 \
+	X(KAFKA, "kafka error")                                                \
+	X(FENCED, "producer fenced by a newer instance")                       \
+	X(STORE, "state store error")                                          \
+	X(PG, "postgresql error")                                              \
+	X(HTTP, "http error")                                                  \
+	X(TRANSIENT, "transient failure, retry later")                         \
+	X(PERMANENT, "permanent failure, do not retry")                        \
+	X(TIMEOUT, "timed out")                                                \
+	X(STATE, "operation not valid in this state")                          \
+	X(UNAVAIL, "service unavailable")                                      \
 	X(STOPPED, "stopped")
 
 #define SL_ERR_ENUM_(name, msg) SL_E##name##_INDEX_,
-enum { SL_ERR_MAP(SL_ERR_ENUM_) SL_ERR_COUNT_ };
+enum {
+	SL_ERR_MAP(SL_ERR_ENUM_) SL_ERR_COUNT_
+};
 #undef SL_ERR_ENUM_
 
 #define SL_ERR_CODE_(name, msg) SL_E##name = -SL_E##name##_INDEX_,
-enum sl_err { SL_ERR_MAP(SL_ERR_CODE_) };
+enum sl_err {
+	SL_ERR_MAP(SL_ERR_CODE_)
+};
 #undef SL_ERR_CODE_
 
 #define SL_OK SL_EOK

@@ -11,8 +11,7 @@
 
 int sl_log_level = SL_LOG_INFO;
 
-static const char *const level_names[] = { "DEBUG", "INFO ", "WARN ",
-					   "ERROR" };
+static const char *const level_names[] = { "DEBUG", "INFO ", "WARN ", "ERROR" };
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void sl_log_write(int level, const char *component, const char *fmt, ...)
@@ -29,7 +28,9 @@ void sl_log_write(int level, const char *component, const char *fmt, ...)
 		     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-		     level_names[level < 0 ? 0 : level > 3 ? 3 : level],
+		     level_names[level < 0   ? 0
+				 : level > 3 ? 3
+					     : level],
 		     component);
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(line))

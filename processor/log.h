@@ -29,10 +29,10 @@ void sl_log_write(int level, const char *component, const char *fmt, ...)
 /* Set the level from a name (debug, info, warn, error, off). */
 int sl_log_set_level(const char *name);
 
-#define SL_LOG(level, comp, ...)                                           \
-	do {                                                               \
-		if ((level) >= sl_log_level)                               \
-			sl_log_write((level), (comp), __VA_ARGS__);        \
+#define SL_LOG(level, comp, ...)                                               \
+	do {                                                                   \
+		if ((level) >= sl_log_level)                                   \
+			sl_log_write((level), (comp), __VA_ARGS__);            \
 	} while (0)
 
 #define SL_DEBUG(comp, ...) SL_LOG(SL_LOG_DEBUG, comp, __VA_ARGS__)
@@ -41,10 +41,10 @@ int sl_log_set_level(const char *name);
 #define SL_ERROR(comp, ...) SL_LOG(SL_LOG_ERROR, comp, __VA_ARGS__)
 
 /* Abort with file and line when an invariant breaks. */
-#define SL_ASSERT(cond)                                                    \
-	do {                                                               \
-		if (!(cond))                                               \
-			sl_panic(__FILE__, __LINE__, #cond);               \
+#define SL_ASSERT(cond)                                                        \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			sl_panic(__FILE__, __LINE__, #cond);                   \
 	} while (0)
 
 _Noreturn void sl_panic(const char *file, int line, const char *what);

@@ -31,7 +31,8 @@ static void restorer_assign(sl_app *app, const char *topic, int32_t p,
 	e = add ? rd_kafka_incremental_assign(app->restorer, l)
 		: rd_kafka_incremental_unassign(app->restorer, l);
 	if (e != NULL) {
-		SL_ERROR(COMP, "restorer %s failed topic=%s partition=%d err=%s",
+		SL_ERROR(COMP,
+			 "restorer %s failed topic=%s partition=%d err=%s",
 			 add ? "assign" : "unassign", topic, (int)p,
 			 rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
@@ -78,9 +79,10 @@ static int start_offset(sl_app *app, const char *store, MDB_dbi db,
 	*end = hi;
 	*start = have ? ckpt + 1 : lo;
 	if (have && *start < lo) {
-		SL_WARN(COMP, "changelog start moved past checkpoint, full "
-			      "restore store=%s partition=%d checkpoint=%" PRId64
-			      " log_start=%" PRId64,
+		SL_WARN(COMP,
+			"changelog start moved past checkpoint, full "
+			"restore store=%s partition=%d checkpoint=%" PRId64
+			" log_start=%" PRId64,
 			store, (int)p, ckpt, lo);
 		*start = lo;
 		have = 0;
@@ -129,11 +131,11 @@ int restore_begin(sl_app *app, struct task *t)
 		if (start >= end)
 			continue;
 		t->restore_end[s] = end;
-		SL_INFO(COMP, "restoring store=%s partition=%d from=%" PRId64
-			      " to=%" PRId64,
+		SL_INFO(COMP,
+			"restoring store=%s partition=%d from=%" PRId64
+			" to=%" PRId64,
 			name, (int)t->partition, start, end);
-		restorer_assign(app, app->changelog[s], t->partition, start,
-				1);
+		restorer_assign(app, app->changelog[s], t->partition, start, 1);
 	}
 	return SL_OK;
 }

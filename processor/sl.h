@@ -71,7 +71,7 @@ sl_topology *sl_topology_new(const char *name);
 void sl_topology_free(sl_topology *t);
 
 int sl_topology_source(sl_topology *t, const char *topic);
-/* A partitioned store with a changelog topic <app>-<topology>-<name>-changelog. */
+/* A partitioned store; its changelog is <app>-<topology>-<name>-changelog. */
 int sl_topology_store(sl_topology *t, const char *name);
 /*
  * A global table: every worker holds all partitions of `topic`, read
@@ -88,8 +88,7 @@ int sl_topology_global_table(sl_topology *t, const char *name,
 typedef char *(*sl_render_fn)(const void *val, size_t len);
 int sl_topology_store_render(sl_topology *t, const char *store,
 			     sl_render_fn fn);
-int sl_topology_step(sl_topology *t, const char *name, sl_step_fn fn,
-		     void *ud);
+int sl_topology_step(sl_topology *t, const char *name, sl_step_fn fn, void *ud);
 /*
  * Hand `ptr` to the topology: free_fn(ptr) runs when the topology is
  * freed (for the `ud` of steps and punctuators).  On failure free_fn
@@ -159,14 +158,13 @@ const sl_config *sl_ctx_config(const sl_ctx *ctx);
 const char *sl_ctx_app_id(const sl_ctx *ctx);
 
 /* Pass a record to the next step, or to the sinks after the last. */
-int sl_ctx_forward(sl_ctx *ctx, const void *key, size_t klen,
-		   const void *value, size_t vlen, int64_t timestamp_ms);
+int sl_ctx_forward(sl_ctx *ctx, const void *key, size_t klen, const void *value,
+		   size_t vlen, int64_t timestamp_ms);
 /* Produce to any topic, keyed; partitioned by the key's hash. */
-int sl_ctx_send(sl_ctx *ctx, const char *topic, const void *key,
-		size_t klen, const void *value, size_t vlen);
+int sl_ctx_send(sl_ctx *ctx, const char *topic, const void *key, size_t klen,
+		const void *value, size_t vlen);
 /* Send the record to the dead-letter topic with the reason. */
-int sl_ctx_dead_letter(sl_ctx *ctx, const sl_record *rec,
-		       const char *reason);
+int sl_ctx_dead_letter(sl_ctx *ctx, const sl_record *rec, const char *reason);
 
 /*
  * The input partition's next offset to process, and its end (the high
@@ -182,8 +180,8 @@ sl_store *sl_ctx_store(sl_ctx *ctx, const char *name);
 
 /* SL_OK and *val set (valid until the callback returns), SL_ENOTFOUND. */
 int sl_store_get(sl_store *s, const void *key, size_t klen, sl_bytes *val);
-int sl_store_put(sl_store *s, const void *key, size_t klen,
-		 const void *val, size_t vlen);
+int sl_store_put(sl_store *s, const void *key, size_t klen, const void *val,
+		 size_t vlen);
 int sl_store_delete(sl_store *s, const void *key, size_t klen);
 /* Entries in the store (its task's partition). */
 int sl_store_count(sl_store *s, uint64_t *n);

@@ -115,8 +115,8 @@ int sl_topics_ensure(rd_kafka_t *rk, const sl_config *cfg,
 			goto out;
 		}
 		if (specs[i].compacted)
-			rd_kafka_NewTopic_set_config(nt[count], "cleanup.policy",
-						     "compact");
+			rd_kafka_NewTopic_set_config(
+				nt[count], "cleanup.policy", "compact");
 		if (repl > 1)
 			rd_kafka_NewTopic_set_config(
 				nt[count], "min.insync.replicas", "2");

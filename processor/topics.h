@@ -11,8 +11,8 @@
 
 struct sl_topic_spec {
 	const char *name;
-	int partitions;	 /* <= 0: topic.partitions from the config */
-	int compacted;	 /* cleanup.policy=compact */
+	int partitions; /* <= 0: topic.partitions from the config */
+	int compacted;	/* cleanup.policy=compact */
 };
 
 /*

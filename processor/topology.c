@@ -109,8 +109,7 @@ int sl_topology_global_table(sl_topology *t, const char *name,
 	return add_store(t, name, topic);
 }
 
-int sl_topology_store_render(sl_topology *t, const char *store,
-			     sl_render_fn fn)
+int sl_topology_store_render(sl_topology *t, const char *store, sl_render_fn fn)
 {
 	for (int i = 0; i < t->nstores; i++) {
 		if (strcmp(t->stores[i].name, store) == 0) {
@@ -121,8 +120,7 @@ int sl_topology_store_render(sl_topology *t, const char *store,
 	return fail(t, SL_ENOTFOUND);
 }
 
-int sl_topology_step(sl_topology *t, const char *name, sl_step_fn fn,
-		     void *ud)
+int sl_topology_step(sl_topology *t, const char *name, sl_step_fn fn, void *ud)
 {
 	struct topo_step *s;
 

@@ -25,7 +25,11 @@ struct topo_store {
 	sl_render_fn render;
 };
 
-enum topo_punct_kind { TOPO_STREAM, TOPO_WALL, TOPO_DAILY };
+enum topo_punct_kind {
+	TOPO_STREAM,
+	TOPO_WALL,
+	TOPO_DAILY
+};
 
 struct topo_punct {
 	char *name;

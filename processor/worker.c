@@ -136,13 +136,11 @@ static void h_state(const http_req *req, http_resp *resp, void *ud)
 			 * assignment and fetch from it (issue 3); for now the
 			 * caller is told which partition to ask for.
 			 */
-			snprintf(body, sizeof(body), "partition %d",
-				 (int)part);
-			http_resp_error(resp, 421, "not on this worker",
-					"key", body);
+			snprintf(body, sizeof(body), "partition %d", (int)part);
+			http_resp_error(resp, 421, "not on this worker", "key",
+					body);
 		} else {
-			http_resp_error(resp, 503, sl_strerror(rc), NULL,
-					NULL);
+			http_resp_error(resp, 503, sl_strerror(rc), NULL, NULL);
 		}
 		return;
 	}
@@ -246,8 +244,8 @@ static int build_apps(struct worker *w, const char *list, sl_errbuf *eb)
 		w->napps++;
 	}
 	if (w->napps == 0)
-		return sl_errbuf_set(eb, SL_ECONFIG, "no known topology in '%s'",
-				     list);
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "no known topology in '%s'", list);
 	return SL_OK;
 }
 
@@ -335,8 +333,9 @@ int worker_main(int argc, char **argv)
 		char at[32];
 
 		sl_time_format_rfc3339(sl_clock_now_ms(&w.clock), at);
-		SL_WARN(COMP, "VIRTUAL CLOCK: wall-clock time is simulated "
-			      "now=%s speed=%g (clock.start/clock.speed set)",
+		SL_WARN(COMP,
+			"VIRTUAL CLOCK: wall-clock time is simulated "
+			"now=%s speed=%g (clock.start/clock.speed set)",
 			at, w.clock.speed);
 	}
 	if (rc == SL_OK)
@@ -350,8 +349,7 @@ int worker_main(int argc, char **argv)
 			w.admin ? sl_config_get(w.cfg, "admin.listen") : "off");
 		rc = run(&w);
 	} else {
-		SL_ERROR(COMP, "cannot start: %s (%s)", eb.msg,
-			 sl_errname(rc));
+		SL_ERROR(COMP, "cannot start: %s (%s)", eb.msg, sl_errname(rc));
 	}
 	http_server_free(w.admin);
 	for (int i = 0; i < w.napps; i++)

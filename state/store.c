@@ -211,8 +211,7 @@ void st_txn_abort(st_txn *t)
 	t->txn = NULL;
 }
 
-int st_db_open(st_env *env, const char *store, int32_t partition,
-	       MDB_dbi *out)
+int st_db_open(st_env *env, const char *store, int32_t partition, MDB_dbi *out)
 {
 	char name[256];
 	MDB_txn *txn = NULL;

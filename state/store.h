@@ -52,8 +52,7 @@ void st_txn_abort(st_txn *t);
  * its own short write transaction, so call it with no write transaction
  * of this thread open.  The handle stays valid for the process.
  */
-int st_db_open(st_env *env, const char *store, int32_t partition,
-	       MDB_dbi *out);
+int st_db_open(st_env *env, const char *store, int32_t partition, MDB_dbi *out);
 
 int st_get(st_txn *t, MDB_dbi db, const void *k, size_t klen, MDB_val *v);
 int st_put(st_txn *t, MDB_dbi db, const void *k, size_t klen, const void *v,

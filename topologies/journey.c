@@ -114,8 +114,7 @@ static void touch(struct journey_state *s, int64_t at)
 }
 
 /* Apply one valid event to the user's entry. */
-static int apply(sl_store *st, enum ev_type type, const cJSON *ev,
-		 int64_t at)
+static int apply(sl_store *st, enum ev_type type, const cJSON *ev, int64_t at)
 {
 	const char *user = str(ev, "user_id");
 	struct journey_state s;
@@ -125,8 +124,8 @@ static int apply(sl_store *st, enum ev_type type, const cJSON *ev,
 	rc = sl_store_get(st, user, strlen(user), &v);
 	if (rc != SL_OK && rc != SL_ENOTFOUND)
 		return rc;
-	exists = rc == SL_OK && journey_state_decode(v.data, v.len, &s) ==
-					SL_OK;
+	exists = rc == SL_OK &&
+		 journey_state_decode(v.data, v.len, &s) == SL_OK;
 	if (!exists) {
 		memset(&s, 0, sizeof(s));
 		s.last_reminder_day = JS_NO_DAY;
@@ -143,7 +142,8 @@ static int apply(sl_store *st, enum ev_type type, const cJSON *ev,
 		touch(&s, at);
 		return save(st, user, &s);
 	case EV_SCREENING_STEP: {
-		const cJSON *step = cJSON_GetObjectItemCaseSensitive(ev, "step");
+		const cJSON *step =
+			cJSON_GetObjectItemCaseSensitive(ev, "step");
 
 		if (!exists)
 			return SL_OK; /* no start seen: nothing to remind */
@@ -191,8 +191,8 @@ static int track(sl_ctx *ctx, const sl_record *rec, void *ud)
 		char reason[300];
 
 		snprintf(reason, sizeof(reason), "%s%s%s",
-			 err.field[0] ? err.field : "", err.field[0] ? ": " : "",
-			 err.rule);
+			 err.field[0] ? err.field : "",
+			 err.field[0] ? ": " : "", err.rule);
 		return sl_ctx_dead_letter(ctx, rec, reason);
 	}
 	sl_time_parse_rfc3339(str(ev, "occurred_at"), &at);
@@ -218,8 +218,7 @@ static char *render(const void *val, size_t len)
 	sl_time_format_rfc3339(s.last_activity_ms, last);
 	cJSON_AddBoolToObject(o, "started", (s.flags & JS_STARTED) != 0);
 	cJSON_AddBoolToObject(o, "opted_out", (s.flags & JS_OPTED_OUT) != 0);
-	cJSON_AddBoolToObject(o, "suppressed",
-			      (s.flags & JS_SUPPRESSED) != 0);
+	cJSON_AddBoolToObject(o, "suppressed", (s.flags & JS_SUPPRESSED) != 0);
 	cJSON_AddStringToObject(o, "phone",
 				sl_mask_phone(s.phone, masked, sizeof(masked)));
 	cJSON_AddStringToObject(o, "lang", s.lang);

@@ -43,8 +43,7 @@ struct journey_state {
 void journey_state_encode(const struct journey_state *s,
 			  unsigned char out[JOURNEY_STATE_SIZE]);
 /* SL_OK, or SL_EPARSE for a value of another size or version. */
-int journey_state_decode(const void *buf, size_t len,
-			 struct journey_state *s);
+int journey_state_decode(const void *buf, size_t len, struct journey_state *s);
 
 /*
  * Build the journey topology: source user_journey, store "journey",

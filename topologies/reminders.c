@@ -7,10 +7,11 @@
  * moves with the partition and survives crashes:
  *
  *	          at <= now <= catchup_until,         scan finished
- *	  IDLE ---- today not done -----> SCANNING -----------------> IDLE
- *	   |        (target := input end)   |  waits until the input    (done
- *	   |                                |  position >= target, then  := today)
- *	   |                                |  emits in slices of SLICE
+ *	  IDLE ---- today not done -----> SCANNING -------------> IDLE
+ *	   |        (target := input end)   |  waits until the    (done
+ *	   |                                |  input position     := today)
+ *	   |                                |  >= target, then emits
+ *	   |                                |  in slices of SLICE
  *	   +-- now > catchup_until, today not done: skip the day, log it
  *
  * A user gets a send_reminder record when, at the scan: started, not
@@ -178,8 +179,8 @@ struct entry {
 };
 
 /* Read up to SLICE entries after the resume key; copies them out. */
-static int collect(sl_store *st, const struct progress *p,
-		   struct entry *out, int *n)
+static int collect(sl_store *st, const struct progress *p, struct entry *out,
+		   int *n)
 {
 	sl_store_iter *it = NULL;
 	sl_bytes k, v;
@@ -220,7 +221,8 @@ static int scan_slice(sl_ctx *ctx, struct reminders *r, sl_store *st,
 		sl_bytes k = { es[i].key, es[i].klen };
 		sl_bytes v = { es[i].val, es[i].vlen };
 
-		p->emitted += consider(ctx, r, st, &k, &v, p->scan_day, now, &rc);
+		p->emitted +=
+			consider(ctx, r, st, &k, &v, p->scan_day, now, &rc);
 	}
 	if (rc == SL_OK && n == SLICE) {
 		/* resume strictly after the last key: append a NUL byte */
@@ -231,8 +233,9 @@ static int scan_slice(sl_ctx *ctx, struct reminders *r, sl_store *st,
 		char date[11];
 
 		day_str(p->scan_day, date);
-		SL_INFO(COMP, "reminders emitted date=%s partition=%d count=%"
-			PRId64, date, (int)sl_ctx_partition(ctx), p->emitted);
+		SL_INFO(COMP,
+			"reminders emitted date=%s partition=%d count=%" PRId64,
+			date, (int)sl_ctx_partition(ctx), p->emitted);
 		p->done_day = p->scan_day;
 		p->scan_day = NO_SCAN;
 		p->resume_len = 0;
@@ -248,8 +251,8 @@ static int tick(sl_ctx *ctx, int64_t now, void *ud)
 	struct reminders *r = ud;
 	sl_store *st = sl_ctx_store(ctx, JOURNEY_STORE);
 	int64_t secs = sl_floor_div(now, 1000);
-	int32_t today = (int32_t)sl_floor_div(secs + sl_tz_offset(r->tz, secs),
-					      86400);
+	int32_t today =
+		(int32_t)sl_floor_div(secs + sl_tz_offset(r->tz, secs), 86400);
 	int minute = sl_tz_local_minute(r->tz, secs);
 	struct progress p;
 	char date[11];
@@ -269,8 +272,9 @@ static int tick(sl_ctx *ctx, int64_t now, void *ud)
 		return SL_OK;
 	day_str(today, date);
 	if (minute > r->catchup_minute) {
-		SL_WARN(COMP, "reminder window missed, skipping the day "
-			      "date=%s partition=%d",
+		SL_WARN(COMP,
+			"reminder window missed, skipping the day "
+			"date=%s partition=%d",
 			date, (int)sl_ctx_partition(ctx));
 		p.done_day = today;
 		return save_progress(st, &p);
@@ -281,8 +285,9 @@ static int tick(sl_ctx *ctx, int64_t now, void *ud)
 	p.scan_day = today;
 	p.emitted = 0;
 	p.resume_len = 0;
-	SL_INFO(COMP, "reminders due date=%s partition=%d catch_up_to=%" PRId64
-		      " position=%" PRId64,
+	SL_INFO(COMP,
+		"reminders due date=%s partition=%d catch_up_to=%" PRId64
+		" position=%" PRId64,
 		date, (int)sl_ctx_partition(ctx), p.target,
 		sl_ctx_input_position(ctx));
 	rc = save_progress(st, &p);

@@ -149,7 +149,8 @@ static void run_app(sl_app *app, long long records)
 		usleep(100 * 1000);
 		waited += 100;
 		if (atomic_load(&app->stats.records) >= records &&
-		    app_is_ready(app) && atomic_load(&app->stats.commits) >= (records > 0)) {
+		    app_is_ready(app) &&
+		    atomic_load(&app->stats.commits) >= (records > 0)) {
 			int running = 0;
 
 			pthread_mutex_lock(&app->tasks_lock);

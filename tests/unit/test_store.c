@@ -39,8 +39,7 @@ static void put_str(st_txn *t, MDB_dbi db, const char *k, const char *v)
 	assert_int_equal(st_put(t, db, k, strlen(k), v, strlen(v)), SL_OK);
 }
 
-static void check_value(st_txn *t, MDB_dbi db, const char *k,
-			 const char *want)
+static void check_value(st_txn *t, MDB_dbi db, const char *k, const char *want)
 {
 	MDB_val v;
 	int rc = st_get(t, db, k, strlen(k), &v);
