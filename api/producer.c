@@ -199,6 +199,9 @@ static int build_conf(aprod *p, const sl_config *cfg, rd_kafka_conf_t **out,
 	set_one("message.timeout.ms", "10000", &cc);
 	set_one("linger.ms", "2", &cc);
 	set_one("client.id", "sluice-api", &cc);
+	/* Keyed like Java clients, so a user's partition is the same
+	 * whichever client produced (and the admin API can find it). */
+	set_one("partitioner", "murmur2_random", &cc);
 	if (cc.rc != SL_OK ||
 	    (cc.rc = sl_kafka_conf_apply(cc.conf, cfg, eb)) != SL_OK ||
 	    set_one("enable.idempotence", "true", &cc) != 0 ||
