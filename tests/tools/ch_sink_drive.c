@@ -21,6 +21,7 @@
  *	                  event_id); may repeat
  *	--flush-every K   flush after every K writes (default: at the end)
  *	--flush-twice     write and flush the same records twice
+ *	--pause-ms P      sleep P ms after each --flush-every flush
  *	--retry-for S     on a failed flush, retry every 0.2 s for S seconds
  *	--set K=V         set a config key
  */
@@ -37,7 +38,7 @@
 #define MAX_MARKS 64
 
 struct opts {
-	long rows, partition, offset, flush_every, retry_for;
+	long rows, partition, offset, flush_every, retry_for, pause_ms;
 	const char *prefix;
 	int flush_twice;
 	long bad[MAX_MARKS], refused[MAX_MARKS];
@@ -159,9 +160,12 @@ static int run(const sl_config *cfg, const struct opts *o)
 			};
 
 			rc = ops->write(self, &rec);
-			if (rc == SL_OK && o->flush_every > 0 &&
-			    (i + 1) % o->flush_every == 0)
-				rc = flush(ops, self, &io, o);
+			if (rc != SL_OK || o->flush_every <= 0 ||
+			    (i + 1) % o->flush_every != 0)
+				continue;
+			rc = flush(ops, self, &io, o);
+			if (o->pause_ms > 0)
+				usleep((useconds_t)o->pause_ms * 1000);
 		}
 		if (rc == SL_OK)
 			rc = flush(ops, self, &io, o);
@@ -205,6 +209,8 @@ static int parse_opts(int argc, char **argv, sl_config *cfg, struct opts *o)
 			o->offset = atol(v);
 		else if (strcmp(a, "--flush-every") == 0)
 			o->flush_every = atol(v);
+		else if (strcmp(a, "--pause-ms") == 0)
+			o->pause_ms = atol(v);
 		else if (strcmp(a, "--retry-for") == 0)
 			o->retry_for = atol(v);
 		else if (strcmp(a, "--bad") == 0 && o->nbad < MAX_MARKS)
