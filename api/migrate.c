@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "api/api.h"
+#include "api/inserter.h"
 #include "api/pgpool.h"
 #include "connectors/clickhouse.h"
 #include "processor/cli.h"
@@ -83,7 +84,9 @@ static void usage(FILE *f)
 		"Create what Sluice needs, where missing (idempotent):\n"
 		"  PostgreSQL (pg.url)    the database, tables screenings, "
 		"outbox,\n"
-		"                         idempotency_keys and their indexes\n"
+		"                         idempotency_keys, their indexes and "
+		"the function\n"
+		"                         sluice_store_screenings\n"
 		"  ClickHouse             journey_events and its views\n"
 		"  Kafka                  topics user_journey and "
 		"send_reminder\n"
@@ -153,14 +156,18 @@ static int pg_connect_or_create(const char *url, PGconn **c, sl_errbuf *eb)
 	return pg_connect(url, 5, "sluice-migrate", c, eb);
 }
 
-static int exists(PGconn *c, const char *name, int *yes, sl_errbuf *eb)
+static int exists(PGconn *c, const struct object *o, int *yes,
+		  sl_errbuf *eb)
 {
-	const char *vals[1] = { name };
+	const char *vals[1] = { o->name };
 	PGresult *r = NULL;
 	int rc;
 
-	rc = pg_exec_timeout(c, "SELECT to_regclass($1) IS NOT NULL", 1, vals,
-			     TIMEOUT_MS, &r, eb);
+	rc = pg_exec_timeout(c,
+			     strcmp(o->kind, "function") == 0
+				     ? "SELECT to_regprocedure($1) IS NOT NULL"
+				     : "SELECT to_regclass($1) IS NOT NULL",
+			     1, vals, TIMEOUT_MS, &r, eb);
 	if (rc == SL_OK)
 		*yes = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
@@ -181,6 +188,9 @@ static int migrate_pg(const sl_config *cfg, sl_errbuf *eb)
 {
 	const char *url = sl_config_get(cfg, "pg.url");
 	int created[sizeof(objects) / sizeof(objects[0])] = { 0 };
+	const struct object fn = { "function", INS_FUNCTION_SIGNATURE,
+				   ins_function_sql };
+	int fn_had = 0;
 	PGconn *c = NULL;
 	int rc;
 
@@ -199,12 +209,18 @@ static int migrate_pg(const sl_config *cfg, sl_errbuf *eb)
 			   sizeof(objects[0]); i++) {
 		int have = 0;
 
-		rc = exists(c, objects[i].name, &have, eb);
+		rc = exists(c, &objects[i], &have, eb);
 		if (rc == SL_OK && !have) {
 			rc = exec_simple(c, objects[i].sql, eb);
 			created[i] = 1;
 		}
 	}
+
+	/* The function is replaced every time: its body may have changed. */
+	if (rc == SL_OK)
+		rc = exists(c, &fn, &fn_had, eb);
+	if (rc == SL_OK)
+		rc = exec_simple(c, fn.sql, eb);
 	if (rc == SL_OK)
 		rc = exec_simple(c, "COMMIT", eb);
 	if (rc != SL_OK)
@@ -212,6 +228,8 @@ static int migrate_pg(const sl_config *cfg, sl_errbuf *eb)
 	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++)
 		printf("postgresql: %s %s %s\n", objects[i].kind,
 		       objects[i].name, created[i] ? "created" : "present");
+	printf("postgresql: function %s %s\n", fn.name,
+	       fn_had ? "replaced" : "created");
 out:
 	PQfinish(c);
 	return rc;

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cJSON.h>
@@ -35,6 +36,7 @@
 #include "api/api.h"
 #include "api/http.h"
 #include "api/idem.h"
+#include "api/inserter.h"
 #include "api/outbox.h"
 #include "api/pgpool.h"
 #include "api/producer.h"
@@ -54,6 +56,7 @@ struct api {
 	const char *topic;
 	sl_clock clock;
 	pgpool *pool;
+	ins_writer *ins;
 	aprod *prod;
 	outbox *ob;
 	idem_cache *idem;
@@ -65,42 +68,6 @@ struct api {
 };
 
 /* ---- SQL ---------------------------------------------------------------- */
-
-/*
- * $1 screening_id  $2 user_id  $3 phone  $4 lang  $5 pincode  $6 score
- * $7 channel  $8 answers  $9 event_id  $10 occurred_at  $11 topic
- * $12 payload; with an Idempotency-Key also $13 key  $14 request hash
- * $15 response body.  Data-modifying CTEs run in the statement's one
- * transaction; NOTIFY is delivered at its commit.
- */
-#define SQL_SCREENING_COLS                                                 \
-	"screenings (screening_id, user_id, phone, lang, pincode, score, "  \
-	"channel, answers, event_id, created_at)"
-#define SQL_SCREENING_VALS                                                 \
-	"$1::uuid, $2, $3, $4, $5, $6::smallint, $7, $8::jsonb, $9::uuid, " \
-	"$10::timestamptz"
-
-static const char sql_insert[] =
-	"WITH s AS (INSERT INTO " SQL_SCREENING_COLS
-	" VALUES (" SQL_SCREENING_VALS ")), "
-	"o AS (INSERT INTO outbox (topic, key, payload) "
-	"VALUES ($11, $2, $12)) "
-	"SELECT pg_notify('" OUTBOX_CHANNEL "', '')";
-
-/* Inserts nothing and returns no row when the key exists already. */
-static const char sql_insert_idem[] =
-	"WITH k AS (INSERT INTO idempotency_keys (key, request_hash, status, "
-	"body) VALUES ($13, $14, 201, $15) ON CONFLICT (key) DO NOTHING "
-	"RETURNING 1), "
-	"s AS (INSERT INTO " SQL_SCREENING_COLS " SELECT " SQL_SCREENING_VALS
-	" FROM k), "
-	"o AS (INSERT INTO outbox (topic, key, payload) "
-	"SELECT $11, $2, $12 FROM k) "
-	"SELECT pg_notify('" OUTBOX_CHANNEL "', '') FROM k";
-
-static const char sql_idem_get[] =
-	"SELECT request_hash, status, body FROM idempotency_keys "
-	"WHERE key = $1";
 
 #define SQL_SCREENING_JSON                                                 \
 	"json_build_object('screening_id', screening_id, 'user_id', "      \
@@ -245,7 +212,7 @@ struct screening {
 	char screening_id[API_UUID_LEN + 1];
 	char event_id[API_UUID_LEN + 1];
 	char occurred_at[32];
-	char score[16];
+	int score;
 	const char *user_id, *phone, *lang, *pincode, *channel;
 	char *answers; /* JSON text or NULL */
 	char *payload; /* the event */
@@ -317,7 +284,7 @@ static int build_screening(struct api *a, cJSON *body, cJSON *ev,
 	s->lang = str_field(ev, "lang");
 	s->pincode = str_field(ev, "pincode");
 	score = cJSON_GetObjectItemCaseSensitive(ev, "score");
-	snprintf(s->score, sizeof(s->score), "%d", (int)score->valuedouble);
+	s->score = (int)score->valuedouble;
 	return 1;
 }
 
@@ -341,62 +308,47 @@ static int screening_texts(struct screening *s, const cJSON *ev)
 	return SL_OK;
 }
 
-/* The first answer to an Idempotency-Key, fetched after a conflict. */
-static int idem_replay(struct api *a, PGconn *c, const char *key,
-		       const char *hash, http_resp *resp, sl_errbuf *eb)
+/* Store; SL_OK with resp set (201 or the key's first answer). */
+static int store_screening(struct api *a, const struct screening *s,
+			   const char *key, const char *hash,
+			   http_resp *resp, sl_errbuf *eb)
 {
-	const char *vals[1] = { key };
-	PGresult *r = NULL;
-	int rc;
+	ins_row row = { .screening_id = s->screening_id,
+			.event_id = s->event_id,
+			.occurred_at = s->occurred_at,
+			.user_id = s->user_id,
+			.phone = s->phone,
+			.lang = s->lang,
+			.pincode = s->pincode,
+			.channel = s->channel,
+			.score = s->score,
+			.answers = s->answers,
+			.payload = s->payload,
+			.idem_key = key,
+			.idem_hash = hash,
+			.reply = s->reply };
+	ins_result res;
+	int rc = ins_store(a->ins, &row, &res);
 
-	rc = pgpool_exec(a->pool, c, sql_idem_get, 1, vals, &r, eb);
-	if (rc != SL_OK)
+	if (rc != SL_OK) {
+		sl_errbuf_set(eb, rc, "%s", res.detail);
 		goto out;
-	if (PQntuples(r) != 1) {
-		/* Expired and deleted between the two statements. */
-		rc = sl_errbuf_set(eb, SL_ETIMEOUT, "idempotency key vanished");
+	}
+	if (res.inserted) {
+		http_resp_json(resp, 201, s->reply);
 		goto out;
 	}
 	atomic_fetch_add(&a->replays, 1);
-	if (strcmp(PQgetvalue(r, 0, 0), hash) != 0) {
+	if (strcmp(res.hash, hash) != 0) {
 		http_resp_error(resp, 422, "idempotency_key_reused", NULL,
 				"this Idempotency-Key was used for another "
 				"request");
 		goto out;
 	}
-	http_resp_json(resp, atoi(PQgetvalue(r, 0, 1)), PQgetvalue(r, 0, 2));
+	http_resp_json(resp, res.status, res.body);
 	http_resp_header(resp, "Idempotent-Replayed", "true");
 out:
-	PQclear(r);
-	return rc;
-}
-
-/* Insert; SL_OK with resp set (201 or a replay), or a pool/PG error. */
-static int store_screening(struct api *a, const struct screening *s,
-			   const char *key, const char *hash,
-			   http_resp *resp, sl_errbuf *eb)
-{
-	const char *vals[15] = {
-		s->screening_id, s->user_id,	 s->phone, s->lang,
-		s->pincode,	 s->score,	 s->channel, s->answers,
-		s->event_id,	 s->occurred_at, a->topic, s->payload,
-		key,		 hash,		 s->reply,
-	};
-	PGconn *c = NULL;
-	PGresult *r = NULL;
-	int rc;
-
-	rc = pgpool_get(a->pool, &c, eb);
-	if (rc != SL_OK)
-		return rc;
-	rc = pgpool_exec(a->pool, c, key ? sql_insert_idem : sql_insert,
-			 key ? 15 : 12, vals, &r, eb);
-	if (rc == SL_OK && PQntuples(r) == 0)
-		rc = idem_replay(a, c, key, hash, resp, eb);
-	else if (rc == SL_OK)
-		http_resp_json(resp, 201, s->reply);
-	PQclear(r);
-	pgpool_put(a->pool, c);
+	ins_result_clear(&res);
 	return rc;
 }
 
@@ -816,9 +768,11 @@ static void usage(FILE *f)
 		"api.max_connections,\n"
 		"api.per_ip_limit, api.timeout, api.idempotency_ttl, pg.url, "
 		"pg.pool_size,\n"
-		"pg.pool_wait, pg.query_timeout, pg.listen_url, outbox.batch, "
+		"pg.pool_wait, pg.query_timeout, pg.listen_url, pg.writers, "
+		"pg.batch,\noutbox.batch, "
 		"outbox.interval,\n"
-		"outbox.retention, kafka.* (passed to librdkafka).\n\n"
+		"outbox.retention, outbox.notify, kafka.* (passed to "
+		"librdkafka).\n\n"
 		"  --config FILE  key = value configuration file\n"
 		"  --help         this text\n");
 }
@@ -853,15 +807,37 @@ static int cfg_ms(const sl_config *cfg, const char *key, int64_t def,
 }
 
 struct settings {
+	int notify;
 	int64_t max_body, threads, max_conns, per_ip, timeout_ms;
-	int64_t pool_size, pool_wait_ms, query_timeout_ms;
+	int64_t pool_size, pool_wait_ms, query_timeout_ms, writers, batch_rows;
 	int64_t batch, interval_ms, retention_ms, idem_ttl_ms;
 };
+
+/* "true"/"false" (or 1/0, yes/no, on/off); absent means def. */
+static int cfg_bool(const sl_config *cfg, const char *key, int def, int *out,
+		    sl_errbuf *eb)
+{
+	static const char *const yes[] = { "true", "1", "yes", "on" };
+	static const char *const no[] = { "false", "0", "no", "off" };
+	const char *v = sl_config_get(cfg, key);
+
+	*out = def;
+	if (v == NULL)
+		return SL_OK;
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return (*out = 1), SL_OK;
+		if (strcasecmp(v, no[i]) == 0)
+			return (*out = 0), SL_OK;
+	}
+	return sl_errbuf_set(eb, SL_ECONFIG, "%s: expected true or false",
+			     key);
+}
 
 static int read_settings(const sl_config *cfg, struct settings *s,
 			 sl_errbuf *eb)
 {
-	int rc = SL_OK;
+	int rc = cfg_bool(cfg, "outbox.notify", 0, &s->notify, eb);
 
 	if (rc == SL_OK)
 		rc = cfg_int(cfg, "api.max_body", 65536, 1, 64 << 20,
@@ -884,6 +860,11 @@ static int read_settings(const sl_config *cfg, struct settings *s,
 			     eb);
 	if (rc == SL_OK)
 		rc = cfg_ms(cfg, "pg.pool_wait", 2000, &s->pool_wait_ms, eb);
+	if (rc == SL_OK)
+		rc = cfg_int(cfg, "pg.writers", 4, 1, 256, &s->writers, eb);
+	if (rc == SL_OK)
+		rc = cfg_int(cfg, "pg.batch", 64, 1, 10000, &s->batch_rows,
+			     eb);
 	if (rc == SL_OK)
 		rc = cfg_ms(cfg, "pg.query_timeout", 5000,
 			    &s->query_timeout_ms, eb);
@@ -920,6 +901,32 @@ static int add_routes(struct api *a)
 	return SL_OK;
 }
 
+/*
+ * Warn loudly when the schema is missing (the database may also just be
+ * down now, which is no reason not to start).
+ */
+static void check_schema(struct api *a)
+{
+	const char *vals[1] = { INS_FUNCTION_SIGNATURE };
+	sl_errbuf eb = { { 0 } };
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+
+	if (pgpool_get(a->pool, &c, &eb) != SL_OK) {
+		SL_WARN(COMP, "postgresql unavailable at start, carrying on "
+			      "detail=\"%s\"",
+			eb.msg);
+		return;
+	}
+	if (pgpool_exec(a->pool, c, "SELECT to_regprocedure($1) IS NULL", 1,
+			vals, &r, &eb) == SL_OK &&
+	    strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+		SL_ERROR(COMP, "the schema is missing or old: run 'sluice "
+			       "migrate' (screenings will fail until then)");
+	PQclear(r);
+	pgpool_put(a->pool, c);
+}
+
 /* Build everything; on failure eb says why and the caller tears down. */
 static int api_open(struct api *a, const struct settings *st, sl_errbuf *eb)
 {
@@ -940,6 +947,11 @@ static int api_open(struct api *a, const struct settings *st, sl_errbuf *eb)
 			 .max_conns = (unsigned)st->max_conns,
 			 .per_ip = (unsigned)st->per_ip,
 			 .timeout_s = (unsigned)((st->timeout_ms + 999) / 1000) };
+	ins_opts io = { .topic = a->topic,
+			.writers = (int)st->writers,
+			.max_batch = (int)st->batch_rows,
+			.max_wait_ms = st->pool_wait_ms,
+			.notify = st->notify };
 	int rc;
 
 	if (po.url == NULL)
@@ -954,6 +966,10 @@ static int api_open(struct api *a, const struct settings *st, sl_errbuf *eb)
 	a->idem = idem_new(100000, st->idem_ttl_ms);
 	if (a->pool == NULL || a->idem == NULL)
 		return sl_errbuf_set(eb, SL_ENOMEM, "out of memory");
+	io.pool = a->pool;
+	if (ins_new(&io, &a->ins) != SL_OK)
+		return sl_errbuf_set(eb, SL_ENOMEM, "out of memory");
+	check_schema(a);
 	rc = aprod_new(a->cfg, &a->prod, eb);
 	if (rc == SL_OK)
 		rc = outbox_start(&oo, a->prod, &a->ob, eb);
@@ -972,6 +988,7 @@ static void api_close(struct api *a)
 {
 	http_server_quiesce(a->http);
 	http_server_free(a->http);
+	ins_free(a->ins);
 	outbox_stop(a->ob);
 	aprod_free(a->prod, 10000);
 	pgpool_free(a->pool);
