@@ -564,7 +564,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ud)
 			 rd_kafka_err2str(m->err));
 }
 
-/* A producer for cfg's kafka.* settings, idempotent unless told not. */
+/* A producer with cfg's kafka.* settings over our defaults. */
 static int make_producer(const sl_config *cfg, size_t *failed, rd_kafka_t **out,
 			 sl_errbuf *eb)
 {
@@ -575,6 +575,8 @@ static int make_producer(const sl_config *cfg, size_t *failed, rd_kafka_t **out,
 	*out = NULL;
 	rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL, 0);
 	rd_kafka_conf_set(conf, "linger.ms", "20", NULL, 0);
+	/* Java's partitioner, as the rest of Sluice: a key keeps its home. */
+	rd_kafka_conf_set(conf, "partitioner", "murmur2_random", NULL, 0);
 	rc = sl_kafka_conf_apply(conf, cfg, eb);
 	if (rc != SL_OK) {
 		rd_kafka_conf_destroy(conf);
