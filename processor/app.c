@@ -1219,6 +1219,8 @@ void sl_app_free(sl_app *app)
 	for (int s = 0; s < TOPO_MAX_STORES; s++) {
 		free(app->changelog[s]);
 		free(app->clog_acked[s]);
+		free(app->global_end[s]);
+		free(app->global_pos[s]);
 	}
 	sl_topology_free(app->topo);
 	pthread_mutex_destroy(&app->tasks_lock);

@@ -26,6 +26,8 @@ static const char *const defaults[][2] = {
 	{ "clickhouse.database", "default" },
 	{ "clickhouse.batch_rows", "10000" },
 	{ "clickhouse.batch_ms", "1000" },
+	{ "clickhouse.batch_bytes", "16777216" },
+	{ "clickhouse.timeout", "30s" },
 	{ "dry_run.dir", "dry-run" },
 	{ "reminder.at", "19:00" },
 	{ "reminder.timezone", "Asia/Kolkata" },
