@@ -25,7 +25,6 @@ static const char *const defaults[][2] = {
 	{ "clickhouse.url", "http://127.0.0.1:8123" },
 	{ "clickhouse.database", "default" },
 	{ "clickhouse.batch_rows", "10000" },
-	{ "clickhouse.batch_ms", "1000" },
 	{ "clickhouse.batch_bytes", "16777216" },
 	{ "clickhouse.timeout", "30s" },
 	{ "dry_run.dir", "dry-run" },
