@@ -1019,7 +1019,7 @@ static void gen_usage(FILE *f)
 		"and\nwrites what was accepted to FILE as JSON.  --token "
 		"defaults to\n$SLUICE_API_TOKEN, --date to today in India, "
 		"--pincodes to\n../shared/data/pincode_district_state.csv, "
-		"--concurrency to 32.\n--print-plan writes the requests to "
+		"--concurrency to 64.\n--print-plan writes the requests to "
 		"stdout instead of sending them.\n");
 }
 
@@ -1136,7 +1136,7 @@ bad:
 int main(int argc, char **argv)
 {
 	static char today[16];
-	gen_opts o = { .users = 1000, .seed = 1, .concurrency = 32 };
+	gen_opts o = { .users = 1000, .seed = 1, .concurrency = 64 };
 	gen_tally t = { 0 };
 	gen_dir dir = { 0 };
 	int64_t t0;
