@@ -26,7 +26,8 @@
 # Knobs (environment): DEMO_USERS (20000), DEMO_SEED (run's epoch
 # seconds; users are u-<seed>-<n>), DEMO_DATE (today in India),
 # DEMO_TIMEOUT (180), DEMO_APP_ID (sluice-demo-<timestamp>),
-# DEMO_API_LISTEN (127.0.0.1:8080), DEMO_ADMIN_LISTEN (127.0.0.1:8081),
+# DEMO_API_LISTEN (127.0.0.1:8080), DEMO_ADMIN_LISTEN (127.0.0.1:8081;
+# when a default port is taken, the next free one is used),
 # DEMO_CLOCK_START (D 18:59:00+05:30), DEMO_CLOCK_SPEED (10),
 # DEMO_CONCURRENCY (128), DEMO_USE_ENV=1 to use the SLUICE_* services
 # already exported instead of starting them, SLUICE_BIN (./sluice).
@@ -43,8 +44,8 @@ SEED=${DEMO_SEED:-$(date +%s)}
 DAY=${DEMO_DATE:-$(TZ=Asia/Kolkata date +%F)}
 TIMEOUT=${DEMO_TIMEOUT:-180}
 APP_ID=${DEMO_APP_ID:-sluice-demo-$(date +%Y%m%d-%H%M%S)-$$}
-API_LISTEN=${DEMO_API_LISTEN:-127.0.0.1:8080}
-ADMIN_LISTEN=${DEMO_ADMIN_LISTEN:-127.0.0.1:8081}
+API_LISTEN=${DEMO_API_LISTEN:-}
+ADMIN_LISTEN=${DEMO_ADMIN_LISTEN:-}
 CLOCK_START=${DEMO_CLOCK_START:-${DAY}T18:59:00+05:30}
 CLOCK_SPEED=${DEMO_CLOCK_SPEED:-10}
 CONCURRENCY=${DEMO_CONCURRENCY:-128}
@@ -85,6 +86,29 @@ keep_last()
 port_of()
 {
 	echo "${1##*:}"
+}
+
+# pick_listens: the API's and the worker's admin addresses.  The defaults
+# (8080, 8081) move up to the next free port when taken; an address given
+# in DEMO_*_LISTEN must be free.
+pick_listens()
+{
+	local p=8080
+
+	if [[ -z $API_LISTEN ]]; then
+		while port_open "$p"; do
+			p=$((p + 1))
+		done
+		API_LISTEN=127.0.0.1:$p
+	fi
+	if [[ -z $ADMIN_LISTEN ]]; then
+		p=8081
+		while port_open "$p" || [[ $p == "$(port_of "$API_LISTEN")" ]]
+		do
+			p=$((p + 1))
+		done
+		ADMIN_LISTEN=127.0.0.1:$p
+	fi
 }
 
 # ---- the processes we start, stopped on any exit -------------------------
@@ -140,8 +164,8 @@ start_api()
 	step "starting sluice api on $API_LISTEN"
 	SLUICE_API_LISTEN=$API_LISTEN spawn "$RUN_DIR/api.pid" \
 		"$RUN_DIR/api.log" "$SLUICE" api
-	wait_until 30 port_open "$port" ||
-		die "sluice api did not listen on $API_LISTEN (see api.log)"
+	wait_until 60 ready "http://$API_LISTEN/readyz" ||
+		die "sluice api not ready on $API_LISTEN/readyz (see api.log)"
 }
 
 run_generator()
@@ -318,6 +342,7 @@ main()
 	keep_last 5
 	trap on_exit EXIT
 	start_services
+	pick_listens
 
 	export SLUICE_APPLICATION_ID=$APP_ID
 	export SLUICE_STATE_DIR=$RUN_DIR/state

@@ -187,10 +187,12 @@ check_dead_letters()
 
 	dlq=$APP_ID-dead-letters
 	lines=$(consume "$dlq" '%h\t%s\n')
-	grep -F -- "$BAD_TEXT" <<<"$lines" | grep -q 'sluice.reason=' ||
-		fail "the not-JSON record is not on $dlq with a reason"
-	grep -F -- "$BAD_EVENT_ID" <<<"$lines" | grep -q 'sluice.reason=' ||
-		fail "the record without user_id is not on $dlq with a reason"
+	grep -F -- "$BAD_TEXT" <<<"$lines" |
+		grep -q 'sluice\.reason=[^,	]*JSON' ||
+		fail "the not-JSON record is not on $dlq with its reason"
+	grep -F -- "$BAD_EVENT_ID" <<<"$lines" |
+		grep -q 'sluice\.reason=[^,	]*user_id' ||
+		fail "the record without user_id is not on $dlq with its reason"
 	ok "both malformed records on $dlq with sluice.reason"
 }
 
