@@ -87,17 +87,35 @@ void pgpool_free(pgpool *pool)
 	free(pool);
 }
 
-/* Strip the trailing newline libpq puts on its messages. */
+/* libpq's message on one line (it spans several, with tabs). */
 static const char *pg_msg(const PGconn *c)
 {
 	static __thread char buf[256];
-	size_t n;
+	size_t n = 0;
 
 	snprintf(buf, sizeof(buf), "%s", c ? PQerrorMessage(c) : "no memory");
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
+	for (size_t i = 0; buf[i] != '\0'; i++) {
+		char ch = buf[i] == '\n' || buf[i] == '\t' ? ' ' : buf[i];
+
+		if (ch == ' ' && (n == 0 || buf[n - 1] == ' '))
+			continue;
+		buf[n++] = ch;
+	}
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
 	return buf;
+}
+
+/* Server notices (a FATAL on shutdown, warnings) go to the log. */
+static void on_notice(void *arg, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	(void)arg;
+	while (n > 0 && msg[n - 1] == '\n')
+		n--;
+	SL_DEBUG("pg", "server notice msg=\"%.*s\"", (int)n, msg);
 }
 
 int pg_connect(const char *url, int connect_timeout_s, const char *app_name,
@@ -118,25 +136,24 @@ int pg_connect(const char *url, int connect_timeout_s, const char *app_name,
 		PQfinish(c);
 		return SL_EUNAVAIL;
 	}
+	PQsetNoticeProcessor(c, on_notice, NULL);
 	*out = c;
 	return SL_OK;
 }
 
 /*
- * Is an idle connection still usable?  An idle connection has nothing
- * to read; input means the server closed it or sent a FATAL notice.
+ * Is an idle connection still usable?  An idle pool connection has
+ * nothing to read (it never LISTENs): input means the server closed it
+ * or is closing it (a FATAL notice on shutdown), so it is dropped.
  */
 static int conn_healthy(PGconn *c)
 {
 	struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
 
-	if (PQstatus(c) != CONNECTION_OK || pfd.fd < 0)
+	if (PQstatus(c) != CONNECTION_OK || pfd.fd < 0 ||
+	    PQtransactionStatus(c) != PQTRANS_IDLE)
 		return 0;
-	if (poll(&pfd, 1, 0) <= 0)
-		return 1;
-	if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)
-		return 0;
-	return PQtransactionStatus(c) == PQTRANS_IDLE;
+	return poll(&pfd, 1, 0) == 0;
 }
 
 /* Take a free slot under the lock, waiting up to the deadline. */

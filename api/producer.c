@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cJSON.h>
 #include <librdkafka/rdkafka.h>
 
 #include "api/producer.h"
@@ -45,18 +46,9 @@ struct aprod {
 	atomic_int stop;
 	atomic_int down;       /* all brokers down, as last reported */
 	atomic_int fatal;
-	_Atomic int64_t probe_at; /* ms of the last send let through */
 	int64_t timeout_ms;    /* message.timeout.ms in force */
 	_Atomic uint64_t delivered, failed;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct wait *wait_new(size_t n)
 {
@@ -147,6 +139,30 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
 		rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/*
+ * Statistics (every second): the brokers are up again as soon as one
+ * connection is; that is how a send knows it may try again.
+ */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	aprod *p = opaque;
+	cJSON *st = cJSON_ParseWithLength(json, len), *b;
+	int up = 0;
+
+	(void)rk;
+	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "brokers"))
+	{
+		const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
+
+		if (cJSON_IsString(state) && strcmp(state->valuestring, "UP") == 0)
+			up = 1;
+	}
+	if (st != NULL)
+		atomic_store(&p->down, !up);
+	cJSON_Delete(st);
+	return 0; /* librdkafka frees json */
+}
+
 static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 		   const char *buf)
 {
@@ -199,6 +215,7 @@ static int build_conf(aprod *p, const sl_config *cfg, rd_kafka_conf_t **out,
 	set_one("message.timeout.ms", "10000", &cc);
 	set_one("linger.ms", "2", &cc);
 	set_one("client.id", "sluice-api", &cc);
+	set_one("statistics.interval.ms", "1000", &cc);
 	/* Keyed like Java clients, so a user's partition is the same
 	 * whichever client produced (and the admin API can find it). */
 	set_one("partitioner", "murmur2_random", &cc);
@@ -218,6 +235,7 @@ static int build_conf(aprod *p, const sl_config *cfg, rd_kafka_conf_t **out,
 	rd_kafka_conf_set_dr_msg_cb(cc.conf, on_delivery);
 	rd_kafka_conf_set_error_cb(cc.conf, on_error);
 	rd_kafka_conf_set_log_cb(cc.conf, on_log);
+	rd_kafka_conf_set_stats_cb(cc.conf, on_stats);
 	*out = cc.conf;
 	return SL_OK;
 }
@@ -359,20 +377,12 @@ static int send_wait(aprod *p, const aprod_msg *msgs, size_t n, char *ok,
 
 int aprod_send(aprod *p, const aprod_msg *m, sl_errbuf *eb)
 {
-	int64_t now = now_ms();
-
 	if (atomic_load(&p->fatal))
 		return sl_errbuf_set(eb, SL_EKAFKA, "producer failed fatally");
 
-	/* Brokers down: fail fast, but let one probe through a second. */
-	if (atomic_load(&p->down)) {
-		int64_t last = atomic_load(&p->probe_at);
-
-		if (now - last < 1000 ||
-		    !atomic_compare_exchange_strong(&p->probe_at, &last, now))
-			return sl_errbuf_set(eb, SL_EUNAVAIL,
-					     "kafka brokers are down");
-	}
+	/* Brokers down: fail fast until the statistics see one up. */
+	if (atomic_load(&p->down))
+		return sl_errbuf_set(eb, SL_EUNAVAIL, "kafka brokers are down");
 	return send_wait(p, m, 1, NULL, eb);
 }
 

@@ -9,9 +9,10 @@
  * A thread polls the producer for delivery reports.
  *
  * Sends block until librdkafka reports the delivery of every message
- * (delivered, or failed after message.timeout.ms).  While the brokers
- * are known to be down, aprod_send fails at once except for one probe
- * a second, so the API can answer 503 without waiting out the timeout.
+ * (delivered, or failed after message.timeout.ms).  While no broker
+ * connection is up (librdkafka's all-brokers-down event, then its
+ * statistics every second, say so), aprod_send fails at once, so the
+ * API can answer 503 without waiting out the timeout.
  * A fatal producer error (idempotence broken) latches: every later send
  * fails and aprod_failed() says so; the process should then exit and be
  * restarted, as the outbox keeps what was not sent.
