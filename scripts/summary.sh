@@ -104,7 +104,8 @@ reminder_numbers()
 		die "cannot read send_reminder from $KAFKA"
 	fi
 	rm -f "$err"
-	printf '%s\n' "$values" |
+	# grep first (a superset: the prefix anywhere), jq decides.
+	printf '%s\n' "$values" | { grep -F -- "$prefix" || true; } |
 		jq -R -s -c --arg p "$prefix" --arg d "$date" '
 		[split("\n")[] | select(length > 0) | (fromjson? // empty)
 		 | select(.user_id != null and (.user_id | startswith($p)))

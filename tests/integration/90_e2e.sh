@@ -3,7 +3,8 @@
 #
 # On the services scripts/test.sh exports (SLUICE_KAFKA_BOOTSTRAP_SERVERS,
 # SLUICE_PG_URL, SLUICE_CLICKHOUSE_URL, SLUICE_BIN; started here when
-# unset), with a unique application.id and its own API and admin ports:
+# unset), with a unique application.id, its own API and admin ports and
+# its own campaign date (E2E_DATE, default a day in 2031-2039):
 #
 #  1. sluice migrate, then two malformed records go into user_journey
 #     before the day: one not JSON, one JSON without user_id;
@@ -31,7 +32,11 @@ cd "$ROOT"
 USERS=${E2E_USERS:-2000}
 SEED=$(($(date +%s) * 1000 + RANDOM % 1000))
 APP_ID=e2e-$SEED
-DAY=$(TZ=Asia/Kolkata date +%F)
+# A day of its own, far from today's: workers of other runs (fresh
+# application ids read user_journey from the start) then remind this
+# run's users, if ever, under other dates, and the checks below count
+# reminders of this date only.
+DAY=${E2E_DATE:-$(date -u -d "2031-01-01 + $((SEED % 3000)) days" +%F)}
 PREFIX=u-$SEED-
 RUN_DIR=$ROOT/.run/$APP_ID
 BAD_TEXT="h5-e2e not json {$SEED"
