@@ -14,7 +14,7 @@ packages=(
 	librdkafka-dev liblmdb-dev lmdb-utils libpq-dev libcjson-dev
 	libcurl4-openssl-dev libmicrohttpd-dev libssl-dev libcmocka-dev
 	kcat postgresql pgbouncer clickhouse-server clickhouse-client
-	clang libclang-rt-14-dev clang-format valgrind wrk tzdata curl
+	clang libclang-rt-14-dev clang-format valgrind wrk tzdata curl jq
 )
 
 # Java and Maven only when the machine has none of its own.
