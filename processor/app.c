@@ -430,6 +430,16 @@ static int app_commit(sl_app *app, int force)
 	return rc;
 }
 
+int app_commit_now(sl_app *app)
+{
+	int rc;
+
+	app->dirty = 1;
+	rc = app_commit(app, 1);
+	/* A sink that holds its batch does not undo what LMDB committed. */
+	return rc == SL_ETRANSIENT ? SL_OK : rc;
+}
+
 /* ---- record dispatch --------------------------------------------- */
 
 static int sink_record(sl_app *app, struct topo_sink *s, const sl_record *r)

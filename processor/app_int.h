@@ -166,6 +166,7 @@ int app_produce(sl_app *app, const char *topic, int32_t partition,
 		const void *key, size_t klen, const void *val, size_t vlen,
 		rd_kafka_headers_t *hdrs, void *opaque);
 int app_ensure_txn(sl_app *app);
+int app_commit_now(sl_app *app);
 int app_begin_lmdb(sl_app *app); /* LMDB only, never a Kafka txn */
 int app_run_chain(sl_ctx *ctx, int from, const sl_record *rec);
 int app_dead_letter(sl_app *app, const sl_record *rec, const char *topology,

@@ -88,6 +88,11 @@ int sl_ctx_dead_letter(sl_ctx *ctx, const sl_record *rec, const char *reason)
 			       ctx->step_name, reason);
 }
 
+int sl_ctx_commit(sl_ctx *ctx)
+{
+	return app_commit_now(ctx->app);
+}
+
 sl_store *sl_ctx_store(sl_ctx *ctx, const char *name)
 {
 	sl_topology *t = ctx->app->topo;

@@ -173,6 +173,16 @@ int sl_ctx_dead_letter(sl_ctx *ctx, const sl_record *rec, const char *reason);
 int64_t sl_ctx_input_position(const sl_ctx *ctx);
 int sl_ctx_input_end(sl_ctx *ctx, int64_t *end);
 
+/*
+ * Commit now: stores, their changelogs, outputs and input offsets up to
+ * the records already processed become durable before this returns.
+ * For side effects (an HTTP call) that must follow a durable record of
+ * the intent.  Values and iterators obtained before become invalid.
+ * SL_OK, or an error after which the app rewinds to its last commit
+ * (do not perform the side effect then).
+ */
+int sl_ctx_commit(sl_ctx *ctx);
+
 /* The task's store (or a global table) by name; NULL if unknown. */
 sl_store *sl_ctx_store(sl_ctx *ctx, const char *name);
 
