@@ -354,7 +354,7 @@ void outbox_wake(outbox *ob)
 		SL_DEBUG(COMP, "wake write failed");
 }
 
-void outbox_stop(outbox *ob)
+void outbox_request_stop(outbox *ob)
 {
 	uint64_t one = 1;
 
@@ -363,6 +363,13 @@ void outbox_stop(outbox *ob)
 	atomic_store(&ob->stop, 1);
 	if (write(ob->efd, &one, sizeof(one)) < 0)
 		SL_DEBUG(COMP, "wake write failed");
+}
+
+void outbox_stop(outbox *ob)
+{
+	if (ob == NULL)
+		return;
+	outbox_request_stop(ob);
 	pthread_join(ob->thread, NULL);
 	close(ob->efd);
 	free(ob->url);

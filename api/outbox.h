@@ -47,6 +47,9 @@ int outbox_start(const outbox_opts *opts, aprod *prod, outbox **out,
 /* Wake the relay now (after committing an outbox row); cheap. */
 void outbox_wake(outbox *ob);
 
+/* Ask the relay to stop after the batch in flight; does not wait. */
+void outbox_request_stop(outbox *ob);
+
 /* Finish the batch in flight, stop the thread and free.  NULL: no-op. */
 void outbox_stop(outbox *ob);
 

@@ -301,6 +301,8 @@ static int map_err(rd_kafka_resp_err_t err)
 	case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
 	case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
 	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+	case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
 		return SL_EUNAVAIL;
 	default:
 		return SL_EKAFKA;
@@ -394,6 +396,12 @@ int aprod_send_batch(aprod *p, const aprod_msg *msgs, size_t n, char *ok,
 		return sl_errbuf_set(eb, SL_EKAFKA, "producer failed fatally");
 	}
 	return send_wait(p, msgs, n, ok, eb);
+}
+
+void aprod_purge(aprod *p)
+{
+	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE |
+				      RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
 int aprod_failed(const aprod *p)

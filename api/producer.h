@@ -59,6 +59,13 @@ int aprod_send(aprod *p, const aprod_msg *m, sl_errbuf *eb);
 int aprod_send_batch(aprod *p, const aprod_msg *msgs, size_t n, char *ok,
 		     sl_errbuf *eb);
 
+/*
+ * Give up on every message not yet delivered: their sends return at
+ * once with SL_EUNAVAIL.  For shutting down while Kafka is down, so
+ * that nobody waits out message.timeout.ms.
+ */
+void aprod_purge(aprod *p);
+
 /* 1 after a fatal producer error. */
 int aprod_failed(const aprod *p);
 

@@ -983,12 +983,23 @@ static int api_open(struct api *a, const struct settings *st, sl_errbuf *eb)
 	return http_server_start(a->http, eb);
 }
 
-/* Stop in order: no new requests, in-flight ones done, relay, producer. */
+/*
+ * Stop in order: no new requests, in-flight ones done, relay, producer.
+ * With Kafka down, what waits for it is given up (the outbox keeps it).
+ */
 static void api_close(struct api *a)
 {
+	aprod_stats ps = { 0 };
+
 	http_server_quiesce(a->http);
 	http_server_free(a->http);
 	ins_free(a->ins);
+	outbox_request_stop(a->ob);
+	if (a->prod != NULL) {
+		aprod_get_stats(a->prod, &ps);
+		if (ps.brokers_down)
+			aprod_purge(a->prod);
+	}
 	outbox_stop(a->ob);
 	aprod_free(a->prod, 10000);
 	pgpool_free(a->pool);
