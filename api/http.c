@@ -37,8 +37,8 @@
 #define HTTP_NSTATUS 500 /* statuses 100..599 */
 
 /* Latency buckets in microseconds; the last one is +Inf. */
-static const uint64_t bucket_us[] = { 1000,   2500,   5000,	10000,
-				      25000,  50000,  100000,  250000,
+static const uint64_t bucket_us[] = { 1000,   2500,    5000,	10000,
+				      25000,  50000,   100000,	250000,
 				      500000, 1000000, 2500000, 10000000 };
 #define HTTP_NBUCKETS (sizeof(bucket_us) / sizeof(bucket_us[0]))
 
@@ -402,8 +402,8 @@ static void stats_write(const http_server *srv, const struct route_stats *s,
 		"sluice_http_request_duration_seconds_count{server=\"%s\","
 		"route=\"%s\"} %llu\n",
 		srv->name, route,
-		(unsigned long long)atomic_load_explicit(
-			&s->count, memory_order_relaxed));
+		(unsigned long long)atomic_load_explicit(&s->count,
+							 memory_order_relaxed));
 }
 
 void http_server_write_metrics(const http_server *srv, FILE *f)
@@ -496,8 +496,8 @@ static enum MHD_Result dispatch(http_server *srv, struct MHD_Connection *c,
 				 allow[0] ? ", " : "", srv->routes[i]->method);
 	}
 	if (r == NULL && allow[0] != '\0')
-		return answer_plain(srv, c, cx, NULL, 405,
-				    "method_not_allowed", allow);
+		return answer_plain(srv, c, cx, NULL, 405, "method_not_allowed",
+				    allow);
 	if (r == NULL)
 		return answer_plain(srv, c, cx, NULL, 404, "not_found", NULL);
 	if (cx->too_big)

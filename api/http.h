@@ -38,8 +38,7 @@ typedef struct http_server http_server;
 typedef struct http_req http_req;
 typedef struct http_resp http_resp;
 
-typedef void (*http_handler_fn)(const http_req *req, http_resp *resp,
-				void *ud);
+typedef void (*http_handler_fn)(const http_req *req, http_resp *resp, void *ud);
 
 typedef struct http_opts {
 	const char *name;   /* log component and metric label ("api") */

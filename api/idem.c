@@ -15,8 +15,8 @@ struct entry {
 	char hash[65];
 	int done, status;
 	char *body;
-	int64_t at; /* monotonic ms of idem_begin */
-	struct entry *chain;	 /* next in bucket */
+	int64_t at;		   /* monotonic ms of idem_begin */
+	struct entry *chain;	   /* next in bucket */
 	struct entry *prev, *next; /* FIFO, oldest at head */
 };
 

@@ -38,8 +38,7 @@ enum idem_state idem_begin(idem_cache *c, const char *key, const char *hash,
 			   int *status, char **body);
 
 /* Store the answer of a key reserved by idem_begin (copies body). */
-void idem_finish(idem_cache *c, const char *key, int status,
-		 const char *body);
+void idem_finish(idem_cache *c, const char *key, int status, const char *body);
 
 /* Forget a key reserved by idem_begin (the request failed: retry ok). */
 void idem_abort(idem_cache *c, const char *key);

@@ -187,9 +187,8 @@ static int take_results(ins_writer *w, struct job **jobs, int n,
 			res->body = strdup(PQgetvalue(r, i, 4));
 		}
 		got++;
-		finish(w, jobs[idx], res->inserted || res->body ? SL_OK
-							    : SL_ENOMEM,
-		       NULL);
+		finish(w, jobs[idx],
+		       res->inserted || res->body ? SL_OK : SL_ENOMEM, NULL);
 		jobs[idx] = NULL;
 	}
 	return got;
@@ -221,8 +220,9 @@ static void run_batch(ins_writer *w, struct job **jobs, int n)
 
 	/* An SQL error may be one row's: try each alone to find it. */
 	if (rc == SL_EPG && n > 1) {
-		SL_WARN(COMP, "batch failed, retrying its rows alone rows=%d "
-			      "detail=\"%s\"",
+		SL_WARN(COMP,
+			"batch failed, retrying its rows alone rows=%d "
+			"detail=\"%s\"",
 			n, eb.msg);
 		for (int i = 0; i < n; i++)
 			run_batch(w, &jobs[i], 1);

@@ -48,13 +48,13 @@ typedef struct ins_result {
 } ins_result;
 
 typedef struct ins_opts {
-	pgpool *pool;	   /* borrowed; must outlive the writer */
-	const char *topic; /* outbox topic; copied */
-	int writers;	   /* threads; 0 means 4 */
-	int max_batch;	   /* rows per call; 0 means 64 */
+	pgpool *pool;	     /* borrowed; must outlive the writer */
+	const char *topic;   /* outbox topic; copied */
+	int writers;	     /* threads; 0 means 4 */
+	int max_batch;	     /* rows per call; 0 means 64 */
 	int64_t max_wait_ms; /* queueing limit; 0 means 2000 */
-	int max_queue;	   /* rows waiting; beyond it SL_EUNAVAIL; 0 = 10000 */
-	int notify;	   /* NOTIFY the outbox channel in each batch */
+	int max_queue; /* rows waiting; beyond it SL_EUNAVAIL; 0 = 10000 */
+	int notify;    /* NOTIFY the outbox channel in each batch */
 } ins_opts;
 
 /* Start the writers.  SL_OK and *out, or SL_ENOMEM. */

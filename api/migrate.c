@@ -156,8 +156,7 @@ static int pg_connect_or_create(const char *url, PGconn **c, sl_errbuf *eb)
 	return pg_connect(url, 5, "sluice-migrate", c, eb);
 }
 
-static int exists(PGconn *c, const struct object *o, int *yes,
-		  sl_errbuf *eb)
+static int exists(PGconn *c, const struct object *o, int *yes, sl_errbuf *eb)
 {
 	const char *vals[1] = { o->name };
 	PGresult *r = NULL;
@@ -205,8 +204,8 @@ static int migrate_pg(const sl_config *cfg, sl_errbuf *eb)
 				 "SELECT pg_advisory_xact_lock("
 				 "hashtext('sluice migrate'))",
 				 eb);
-	for (size_t i = 0; rc == SL_OK && i < sizeof(objects) /
-			   sizeof(objects[0]); i++) {
+	for (size_t i = 0;
+	     rc == SL_OK && i < sizeof(objects) / sizeof(objects[0]); i++) {
 		int have = 0;
 
 		rc = exists(c, &objects[i], &have, eb);
@@ -285,11 +284,21 @@ int migrate_main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': file = optarg; break;
-		case 'C': no_ch = 1; break;
-		case 'K': no_kafka = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			file = optarg;
+			break;
+		case 'C':
+			no_ch = 1;
+			break;
+		case 'K':
+			no_kafka = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {

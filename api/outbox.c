@@ -86,8 +86,7 @@ static int connect_listen(outbox *ob)
 {
 	sl_errbuf eb = { { 0 } };
 
-	if (pg_connect(ob->url, 2, "sluice-outbox", &ob->conn, &eb) !=
-	    SL_OK) {
+	if (pg_connect(ob->url, 2, "sluice-outbox", &ob->conn, &eb) != SL_OK) {
 		if (now_ms() - ob->last_connect_log >= 30000) {
 			SL_WARN(COMP, "cannot connect, retrying detail=\"%s\"",
 				eb.msg);
@@ -116,8 +115,8 @@ static char *id_array(const PGresult *r, const char *ok, int n)
 	for (int i = 0; i < n; i++) {
 		if (!ok[i])
 			continue;
-		o += (size_t)snprintf(s + o, cap - o, "%s%s",
-				      o > 1 ? "," : "", PQgetvalue(r, i, 0));
+		o += (size_t)snprintf(s + o, cap - o, "%s%s", o > 1 ? "," : "",
+				      PQgetvalue(r, i, 0));
 	}
 	snprintf(s + o, cap - o, "}");
 	return s;
@@ -146,8 +145,9 @@ static int relay_rows(outbox *ob, PGresult *r, int n)
 	for (int i = 0; i < n; i++)
 		nok += ok[i];
 	if (rc != SL_OK)
-		SL_WARN(COMP, "batch not fully delivered, will retry rows=%d "
-			      "delivered=%d err=%s detail=\"%s\"",
+		SL_WARN(COMP,
+			"batch not fully delivered, will retry rows=%d "
+			"delivered=%d err=%s detail=\"%s\"",
 			n, nok, sl_errname(rc), eb.msg);
 	if (nok > 0) {
 		const char *vals[1];

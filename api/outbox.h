@@ -30,10 +30,10 @@
 typedef struct outbox outbox;
 
 typedef struct outbox_opts {
-	const char *url;       /* connection for LISTEN and relaying; copied */
-	int batch;	       /* rows per batch; 0 means 500 */
-	int64_t interval_ms;   /* periodic wake; 0 means 1000 */
-	int64_t retention_ms;  /* keep sent rows this long; 0 means 1 h */
+	const char *url;      /* connection for LISTEN and relaying; copied */
+	int batch;	      /* rows per batch; 0 means 500 */
+	int64_t interval_ms;  /* periodic wake; 0 means 1000 */
+	int64_t retention_ms; /* keep sent rows this long; 0 means 1 h */
 } outbox_opts;
 
 /*
@@ -54,10 +54,10 @@ void outbox_request_stop(outbox *ob);
 void outbox_stop(outbox *ob);
 
 typedef struct outbox_stats {
-	uint64_t relayed;	/* rows produced and marked sent */
+	uint64_t relayed; /* rows produced and marked sent */
 	uint64_t failed_batches;
-	int64_t backlog;	/* unsent rows at the last check; -1 unknown */
-	double oldest_s;	/* age of the oldest unsent row then */
+	int64_t backlog; /* unsent rows at the last check; -1 unknown */
+	double oldest_s; /* age of the oldest unsent row then */
 	int connected;
 } outbox_stats;
 void outbox_get_stats(outbox *ob, outbox_stats *st);

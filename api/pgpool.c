@@ -123,8 +123,8 @@ int pg_connect(const char *url, int connect_timeout_s, const char *app_name,
 {
 	char timeout[16];
 	/* Ours first: what the URL itself says overrides them. */
-	const char *keys[] = { "connect_timeout", "application_name",
-			       "dbname", NULL };
+	const char *keys[] = { "connect_timeout", "application_name", "dbname",
+			       NULL };
 	const char *vals[] = { timeout, app_name, url, NULL };
 	PGconn *c;
 
@@ -229,8 +229,8 @@ static int slot_connect(pgpool *pool, struct slot *s, sl_errbuf *eb)
 				     "postgresql unavailable (connect failed "
 				     "%lld ms ago)",
 				     (long long)(now_ms() - failed));
-	rc = pg_connect(pool->url, pool->opts.connect_timeout_s,
-			pool->app_name, &c, eb);
+	rc = pg_connect(pool->url, pool->opts.connect_timeout_s, pool->app_name,
+			&c, eb);
 	pthread_mutex_lock(&pool->mu);
 	pool->connect_failed_at = rc == SL_OK ? 0 : now_ms();
 	s->conn = rc == SL_OK ? c : NULL;
@@ -319,8 +319,7 @@ int pg_exec_timeout(PGconn *conn, const char *sql, int nparams,
 	const char *st;
 
 	*res = NULL;
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL,
-			       0))
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, 0))
 		return sl_errbuf_set(eb, SL_EUNAVAIL, "postgresql send: %s",
 				     pg_msg(conn));
 	if (wait_result(conn, now_ms() + timeout_ms, &timed_out) != 0) {

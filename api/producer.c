@@ -36,17 +36,17 @@ struct wait {
 	int refs;
 	size_t pending;
 	rd_kafka_resp_err_t first_err;
-	char *ok;		  /* n flags */
-	struct wait_slot *slots;  /* n slots */
+	char *ok;		 /* n flags */
+	struct wait_slot *slots; /* n slots */
 };
 
 struct aprod {
 	rd_kafka_t *rk;
 	pthread_t poller;
 	atomic_int stop;
-	atomic_int down;       /* all brokers down, as last reported */
+	atomic_int down; /* all brokers down, as last reported */
 	atomic_int fatal;
-	int64_t timeout_ms;    /* message.timeout.ms in force */
+	int64_t timeout_ms; /* message.timeout.ms in force */
 	_Atomic uint64_t delivered, failed;
 };
 
@@ -121,8 +121,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	wait_unref(w, 1);
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason,
-		     void *opaque)
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	aprod *p = opaque;
 	char fatal[256];
@@ -152,9 +151,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	(void)rk;
 	cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(st, "brokers"))
 	{
-		const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
+		const cJSON *state =
+			cJSON_GetObjectItemCaseSensitive(b, "state");
 
-		if (cJSON_IsString(state) && strcmp(state->valuestring, "UP") == 0)
+		if (cJSON_IsString(state) &&
+		    strcmp(state->valuestring, "UP") == 0)
 			up = 1;
 	}
 	if (st != NULL)
@@ -310,8 +311,7 @@ static int map_err(rd_kafka_resp_err_t err)
 }
 
 /* Enqueue msgs in order; returns how many were enqueued. */
-static size_t enqueue(aprod *p, struct wait *w, const aprod_msg *msgs,
-		      size_t n)
+static size_t enqueue(aprod *p, struct wait *w, const aprod_msg *msgs, size_t n)
 {
 	size_t i;
 
@@ -400,8 +400,8 @@ int aprod_send_batch(aprod *p, const aprod_msg *msgs, size_t n, char *ok,
 
 void aprod_purge(aprod *p)
 {
-	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE |
-				      RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_purge(p->rk,
+		       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
 int aprod_failed(const aprod *p)

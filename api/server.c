@@ -69,11 +69,11 @@ struct api {
 
 /* ---- SQL ---------------------------------------------------------------- */
 
-#define SQL_SCREENING_JSON                                                 \
-	"json_build_object('screening_id', screening_id, 'user_id', "      \
-	"user_id, 'phone', phone, 'lang', lang, 'pincode', pincode, "       \
-	"'score', score, 'channel', channel, 'answers', answers, "          \
-	"'event_id', event_id, 'created_at', to_char(created_at AT TIME "   \
+#define SQL_SCREENING_JSON                                                     \
+	"json_build_object('screening_id', screening_id, 'user_id', "          \
+	"user_id, 'phone', phone, 'lang', lang, 'pincode', pincode, "          \
+	"'score', score, 'channel', channel, 'answers', answers, "             \
+	"'event_id', event_id, 'created_at', to_char(created_at AT TIME "      \
 	"ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
 
 static const char sql_get_one[] = "SELECT " SQL_SCREENING_JSON
@@ -89,8 +89,7 @@ static const char sql_get_user[] =
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void reply_invalid(http_resp *resp, const char *field,
-			  const char *rule)
+static void reply_invalid(http_resp *resp, const char *field, const char *rule)
 {
 	http_resp_error(resp, 400, "invalid", field, rule);
 }
@@ -101,8 +100,7 @@ static void reply_unavailable(http_resp *resp, const char *what)
 	http_resp_header(resp, "Retry-After", "1");
 }
 
-static int authorized(const struct api *a, const http_req *req,
-		      http_resp *resp)
+static int authorized(const struct api *a, const http_req *req, http_resp *resp)
 {
 	if (api_token_ok(http_req_header(req, "Authorization"), a->token))
 		return 1;
@@ -140,8 +138,8 @@ static cJSON *parse_body(const http_req *req, http_resp *resp)
 }
 
 /* Common checks of a write: token, Content-Type, Idempotency-Key. */
-static int write_preamble(struct api *a, const http_req *req,
-			  http_resp *resp, const char **idem_key)
+static int write_preamble(struct api *a, const http_req *req, http_resp *resp,
+			  const char **idem_key)
 {
 	if (!authorized(a, req, resp))
 		return 0;
@@ -227,8 +225,8 @@ static void screening_clear(struct screening *s)
 }
 
 /* Fields a client may not send: the server sets them. */
-static const char *const server_fields[] = { "event_id", "type",
-					     "screening_id", "occurred_at" };
+static const char *const server_fields[] = { "event_id", "type", "screening_id",
+					     "occurred_at" };
 
 /*
  * Turn the request body into the screening_completed event (taking the
@@ -310,8 +308,8 @@ static int screening_texts(struct screening *s, const cJSON *ev)
 
 /* Store; SL_OK with resp set (201 or the key's first answer). */
 static int store_screening(struct api *a, const struct screening *s,
-			   const char *key, const char *hash,
-			   http_resp *resp, sl_errbuf *eb)
+			   const char *key, const char *hash, http_resp *resp,
+			   sl_errbuf *eb)
 {
 	ins_row row = { .screening_id = s->screening_id,
 			.event_id = s->event_id,
@@ -385,8 +383,7 @@ static void h_post_screening(const http_req *req, http_resp *resp, void *ud)
 	}
 	if (http_resp_status(resp) == 201) {
 		atomic_fetch_add(&a->screenings, 1);
-		snprintf(loc, sizeof(loc), "/v1/screenings/%s",
-			 s.screening_id);
+		snprintf(loc, sizeof(loc), "/v1/screenings/%s", s.screening_id);
 		http_resp_header(resp, "Location", loc);
 		outbox_wake(a->ob);
 	}
@@ -481,8 +478,8 @@ out:
 }
 
 /* Returns 1 when the key decided the answer (replay or conflict). */
-static int journey_idem_begin(struct api *a, const char *key,
-			      const char *hash, http_resp *resp)
+static int journey_idem_begin(struct api *a, const char *key, const char *hash,
+			      http_resp *resp)
 {
 	char *body = NULL;
 	int status = 0;
@@ -548,8 +545,8 @@ out:
 /* ---- GET ---------------------------------------------------------------- */
 
 /* Run a one-value query and answer its text as JSON (404 when no row). */
-static void reply_query(struct api *a, http_resp *resp, const char *sql,
-			int n, const char *const *vals, const char *what)
+static void reply_query(struct api *a, http_resp *resp, const char *sql, int n,
+			const char *const *vals, const char *what)
 {
 	sl_errbuf eb = { { 0 } };
 	PGconn *c = NULL;
@@ -601,7 +598,8 @@ static void h_get_user(const http_req *req, http_resp *resp, void *ud)
 	}
 	if (ls != NULL) {
 		n = strtol(ls, &end, 10);
-		if (*ls == '\0' || *end != '\0' || n < 1 || n > LIST_LIMIT_MAX) {
+		if (*ls == '\0' || *end != '\0' || n < 1 ||
+		    n > LIST_LIMIT_MAX) {
 			reply_invalid(resp, "limit",
 				      "must be an integer from 1 to 1000");
 			return;
@@ -666,9 +664,8 @@ static void write_api_metrics(struct api *a, FILE *f)
 		"sluice_api_kafka_brokers_down %d\n"
 		"# TYPE sluice_api_idempotency_keys_in_memory gauge\n"
 		"sluice_api_idempotency_keys_in_memory %zu\n",
-		(unsigned long long)ps.delivered,
-		(unsigned long long)ps.failed, ps.brokers_down,
-		idem_count(a->idem));
+		(unsigned long long)ps.delivered, (unsigned long long)ps.failed,
+		ps.brokers_down, idem_count(a->idem));
 }
 
 static void h_metrics(const http_req *req, http_resp *resp, void *ud)
@@ -754,25 +751,21 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sluice api [--config FILE]\n\n"
 		"Serve the screening API on api.listen:\n"
-		"  POST /v1/screenings              store a completed screening "
-		"(201)\n"
-		"  POST /v1/journey                 publish a journey event "
-		"(202)\n"
+		"  POST /v1/screenings   store a completed screening (201)\n"
+		"  POST /v1/journey      publish a journey event (202)\n"
 		"  GET  /v1/screenings/{id}\n"
 		"  GET  /v1/users/{user_id}/screenings[?limit=N]\n"
 		"  GET  /metrics, /healthz, /readyz\n\n"
 		"/v1 routes need 'Authorization: Bearer <api.token>'; the API "
 		"does not\nstart without api.token (SLUICE_API_TOKEN or "
 		"SLUICE_API_TOKEN_FILE).\nRun 'sluice migrate' first.\n\n"
-		"Keys: api.listen, api.token, api.max_body, api.threads, "
-		"api.max_connections,\n"
-		"api.per_ip_limit, api.timeout, api.idempotency_ttl, pg.url, "
+		"Keys: api.listen, api.token, api.max_body, api.threads,\n"
+		"api.max_connections, api.per_ip_limit, api.timeout,\n"
+		"api.idempotency_ttl, api.journey_topic, pg.url, "
 		"pg.pool_size,\n"
-		"pg.pool_wait, pg.query_timeout, pg.listen_url, pg.writers, "
-		"pg.batch,\noutbox.batch, "
-		"outbox.interval,\n"
-		"outbox.retention, outbox.notify, kafka.* (passed to "
-		"librdkafka).\n\n"
+		"pg.pool_wait, pg.query_timeout, pg.listen_url, pg.writers,\n"
+		"pg.batch, outbox.batch, outbox.interval, outbox.retention,\n"
+		"outbox.notify, and kafka.* (passed to librdkafka).\n\n"
 		"  --config FILE  key = value configuration file\n"
 		"  --help         this text\n");
 }
@@ -830,8 +823,7 @@ static int cfg_bool(const sl_config *cfg, const char *key, int def, int *out,
 		if (strcasecmp(v, no[i]) == 0)
 			return (*out = 0), SL_OK;
 	}
-	return sl_errbuf_set(eb, SL_ECONFIG, "%s: expected true or false",
-			     key);
+	return sl_errbuf_set(eb, SL_ECONFIG, "%s: expected true or false", key);
 }
 
 static int read_settings(const sl_config *cfg, struct settings *s,
@@ -863,19 +855,18 @@ static int read_settings(const sl_config *cfg, struct settings *s,
 	if (rc == SL_OK)
 		rc = cfg_int(cfg, "pg.writers", 4, 1, 256, &s->writers, eb);
 	if (rc == SL_OK)
-		rc = cfg_int(cfg, "pg.batch", 64, 1, 10000, &s->batch_rows,
-			     eb);
+		rc = cfg_int(cfg, "pg.batch", 64, 1, 10000, &s->batch_rows, eb);
 	if (rc == SL_OK)
-		rc = cfg_ms(cfg, "pg.query_timeout", 5000,
-			    &s->query_timeout_ms, eb);
+		rc = cfg_ms(cfg, "pg.query_timeout", 5000, &s->query_timeout_ms,
+			    eb);
 	if (rc == SL_OK)
 		rc = cfg_int(cfg, "outbox.batch", 500, 1, 100000, &s->batch,
 			     eb);
 	if (rc == SL_OK)
 		rc = cfg_ms(cfg, "outbox.interval", 1000, &s->interval_ms, eb);
 	if (rc == SL_OK)
-		rc = cfg_ms(cfg, "outbox.retention", 3600000,
-			    &s->retention_ms, eb);
+		rc = cfg_ms(cfg, "outbox.retention", 3600000, &s->retention_ms,
+			    eb);
 	return rc;
 }
 
@@ -913,8 +904,9 @@ static void check_schema(struct api *a)
 	PGresult *r = NULL;
 
 	if (pgpool_get(a->pool, &c, &eb) != SL_OK) {
-		SL_WARN(COMP, "postgresql unavailable at start, carrying on "
-			      "detail=\"%s\"",
+		SL_WARN(COMP,
+			"postgresql unavailable at start, carrying on "
+			"detail=\"%s\"",
 			eb.msg);
 		return;
 	}
@@ -946,7 +938,8 @@ static int api_open(struct api *a, const struct settings *st, sl_errbuf *eb)
 			 .threads = (unsigned)st->threads,
 			 .max_conns = (unsigned)st->max_conns,
 			 .per_ip = (unsigned)st->per_ip,
-			 .timeout_s = (unsigned)((st->timeout_ms + 999) / 1000) };
+			 .timeout_s =
+				 (unsigned)((st->timeout_ms + 999) / 1000) };
 	ins_opts io = { .topic = a->topic,
 			.writers = (int)st->writers,
 			.max_batch = (int)st->batch_rows,
@@ -1057,9 +1050,15 @@ int api_main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': file = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'c':
+			file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {

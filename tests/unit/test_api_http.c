@@ -129,9 +129,8 @@ static http_server *start(size_t max_body, unsigned threads)
 	assert_int_equal(http_route(s, "GET", "/v1/users/{user_id}/screenings",
 				    h_echo, "user"),
 			 SL_OK);
-	assert_int_equal(http_route(s, "POST", "/v1/screenings", h_echo,
-				    "post"),
-			 SL_OK);
+	assert_int_equal(
+		http_route(s, "POST", "/v1/screenings", h_echo, "post"), SL_OK);
 	assert_int_equal(http_route(s, "GET", "/silent", h_silent, NULL),
 			 SL_OK);
 	assert_int_equal(http_server_start(s, &eb), SL_OK);
@@ -165,8 +164,7 @@ static void test_routing_and_params(void **state)
 		NULL, &r);
 	assert_int_equal(r.status, 200);
 	o = cJSON_Parse(r.body);
-	assert_string_equal(cJSON_GetObjectItem(o, "tag")->valuestring,
-			    "user");
+	assert_string_equal(cJSON_GetObjectItem(o, "tag")->valuestring, "user");
 	assert_string_equal(cJSON_GetObjectItem(o, "user_id")->valuestring,
 			    "u-7");
 	cJSON_Delete(o);
@@ -192,8 +190,8 @@ static void test_not_found_and_method(void **state)
 	assert_int_equal(r.status, 404);
 
 	/* Extra segments do not match. */
-	request(http_server_port(s), "GET", "/v1/screenings/a/b", NULL, 0,
-		NULL, &r);
+	request(http_server_port(s), "GET", "/v1/screenings/a/b", NULL, 0, NULL,
+		&r);
 	assert_int_equal(r.status, 404);
 
 	/* Known path, wrong method: 405 with Allow. */
@@ -249,8 +247,7 @@ static void test_body_limit(void **state)
 	}
 
 	/* Empty body. */
-	request(http_server_port(s), "POST", "/v1/screenings", "", 0, NULL,
-		&r);
+	request(http_server_port(s), "POST", "/v1/screenings", "", 0, NULL, &r);
 	assert_int_equal(r.status, 200);
 	o = cJSON_Parse(r.body);
 	assert_int_equal(cJSON_GetObjectItem(o, "len")->valueint, 0);
@@ -279,7 +276,8 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(text, "sluice_http_requests_total{server=\"t\","
 				     "route=\"GET /v1/screenings/{id}\","
 				     "status=\"200\"} 2\n"));
-	assert_non_null(strstr(text, "route=\"unmatched\",status=\"404\"} 1\n"));
+	assert_non_null(
+		strstr(text, "route=\"unmatched\",status=\"404\"} 1\n"));
 	assert_non_null(strstr(text, "sluice_http_request_duration_seconds_"
 				     "count{server=\"t\",route=\"GET "
 				     "/v1/screenings/{id}\"} 2\n"));
@@ -305,13 +303,13 @@ static void test_bad_patterns_and_listen(void **state)
 			 SL_EINVAL);
 	http_server_free(s);
 
-	assert_int_equal(http_split_listen("127.0.0.1:8080", host,
-					   sizeof(host), port, sizeof(port)),
+	assert_int_equal(http_split_listen("127.0.0.1:8080", host, sizeof(host),
+					   port, sizeof(port)),
 			 SL_OK);
 	assert_string_equal(host, "127.0.0.1");
 	assert_string_equal(port, "8080");
-	assert_int_equal(http_split_listen("[::1]:81", host, sizeof(host),
-					   port, sizeof(port)),
+	assert_int_equal(http_split_listen("[::1]:81", host, sizeof(host), port,
+					   sizeof(port)),
 			 SL_OK);
 	assert_string_equal(host, "::1");
 	assert_string_equal(port, "81");

@@ -102,7 +102,7 @@ static void test_token_constant_time(void **state)
 	token[n] = '\0';
 	snprintf(early, n + 8, "Bearer %s", token);
 	snprintf(late, n + 8, "Bearer %s", token);
-	early[7] = 'b';	    /* first byte differs */
+	early[7] = 'b';	       /* first byte differs */
 	late[7 + n - 1] = 'b'; /* last byte differs */
 	for (int round = 0; round < 5; round++) {
 		double e = time_check(early, token);
@@ -142,8 +142,8 @@ static void test_idem_key_and_content_type(void **state)
 	assert_true(api_content_type_json("Application/JSON; charset=utf-8"));
 	assert_false(api_content_type_json("application/jsonp"));
 	assert_false(api_content_type_json("text/plain"));
-	assert_false(api_content_type_json(
-		"application/x-www-form-urlencoded"));
+	assert_false(
+		api_content_type_json("application/x-www-form-urlencoded"));
 	assert_false(api_content_type_json(""));
 }
 
@@ -170,8 +170,7 @@ static void test_idem_cache(void **state)
 	(void)state;
 	assert_int_equal(idem_begin(c, "k1", "h1", &status, &body), IDEM_NEW);
 	/* Same key while pending: busy; different request: mismatch. */
-	assert_int_equal(idem_begin(c, "k1", "h1", &status, &body),
-			 IDEM_BUSY);
+	assert_int_equal(idem_begin(c, "k1", "h1", &status, &body), IDEM_BUSY);
 	assert_int_equal(idem_begin(c, "k1", "h2", &status, &body),
 			 IDEM_MISMATCH);
 	idem_finish(c, "k1", 202, "{\"event_id\":\"e1\"}");
@@ -198,8 +197,7 @@ static void test_idem_cache(void **state)
 	assert_int_equal(idem_count(c), 3);
 	assert_int_equal(idem_begin(c, "k1", "h1", &status, &body), IDEM_NEW);
 	idem_abort(c, "k1");
-	assert_int_equal(idem_begin(c, "k4", "h", &status, &body),
-			 IDEM_REPLAY);
+	assert_int_equal(idem_begin(c, "k4", "h", &status, &body), IDEM_REPLAY);
 	assert_string_equal(body, "b4");
 	free(body);
 	idem_free(c);
@@ -215,8 +213,7 @@ static void test_idem_cache_expiry(void **state)
 	(void)state;
 	assert_int_equal(idem_begin(c, "k", "h", &status, &body), IDEM_NEW);
 	idem_finish(c, "k", 202, "b");
-	assert_int_equal(idem_begin(c, "k", "h", &status, &body),
-			 IDEM_REPLAY);
+	assert_int_equal(idem_begin(c, "k", "h", &status, &body), IDEM_REPLAY);
 	free(body);
 	nanosleep(&pause, NULL);
 	assert_int_equal(idem_begin(c, "k", "h2", &status, &body), IDEM_NEW);
