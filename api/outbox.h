@@ -2,15 +2,18 @@
  * outbox.h — relays the PostgreSQL outbox table to Kafka.
  *
  * Writers insert a row into `outbox` (topic, key, payload) in the same
- * transaction as their data and notify OUTBOX_CHANNEL.  The relay is
- * one thread with its own connection (not from the pool) that LISTENs
- * on the channel, also wakes every interval and on outbox_wake(), and
- * then, in id order and in batches, takes unsent rows FOR UPDATE SKIP
- * LOCKED, produces them keyed by `key` and waits for delivery, marks
- * the delivered ones sent and commits.  If Kafka is down the batch's
- * rows stay unsent and are tried again, so nothing is lost; a row is
- * sent twice only if the process dies between delivery and commit.
- * Sent rows are deleted after `retention_ms`.
+ * transaction as their data and, unless outbox.notify is false, notify
+ * OUTBOX_CHANNEL (once per batch of screenings: NOTIFY serializes
+ * commits, which costs ~15% of the API's throughput).  The relay is one
+ * thread with its own connection (not from the pool) that LISTENs on
+ * the channel, also wakes every interval and on outbox_wake() (how the
+ * API process wakes its own relay, notification or not), and then, in
+ * id order and in batches, takes unsent rows FOR UPDATE SKIP LOCKED,
+ * produces them keyed by `key` and waits for delivery, marks the
+ * delivered ones sent and commits.  If Kafka is down the batch's rows
+ * stay unsent and are tried again, so nothing is lost; a row is sent
+ * twice only if the process dies between delivery and commit.  Sent
+ * rows are deleted after `retention_ms`.
  *
  * Several API processes may relay the same table: SKIP LOCKED gives
  * each its own rows.  Through PgBouncer in transaction mode LISTEN

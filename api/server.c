@@ -1,20 +1,20 @@
 /*
  * server.c — `sluice api`: the screening HTTP API (SPEC section 5).
  *
- *	POST /v1/screenings               screening + outbox row, one statement
+ *	POST /v1/screenings               screening + outbox row, one commit
  *	POST /v1/journey                  journey event straight to Kafka
  *	GET  /v1/screenings/{id}
  *	GET  /v1/users/{user_id}/screenings
  *	GET  /metrics, /healthz, /readyz  (no token)
  *
  * Every /v1 route needs the bearer token api.token.  A screening is
- * stored with its screening_completed event in the outbox by one SQL
- * statement (so one implicit transaction, one round trip, and it works
- * through PgBouncer in transaction mode); the relay thread (outbox.c)
- * moves events to Kafka, so a Kafka outage delays them, never loses
- * them.  An Idempotency-Key on a screening is stored by that same
- * statement; on the journey endpoint, which writes no database, it is
- * kept in memory (idem.h).
+ * stored with its screening_completed event in the outbox, and its
+ * Idempotency-Key if any, in one transaction (inserter.h groups the
+ * screenings of concurrent requests into one call of a SQL function,
+ * one round trip; it works through PgBouncer in transaction mode); the
+ * relay thread (outbox.h) moves events to Kafka, so a Kafka outage
+ * delays them, never loses them.  On the journey endpoint, which writes
+ * no database, an Idempotency-Key is kept in memory (idem.h).
  *
  * Status codes: 400 bad input (JSON body naming field and rule), 401 no
  * or wrong token, 409 the same Idempotency-Key in flight, 413 body over
@@ -829,7 +829,7 @@ static int cfg_bool(const sl_config *cfg, const char *key, int def, int *out,
 static int read_settings(const sl_config *cfg, struct settings *s,
 			 sl_errbuf *eb)
 {
-	int rc = cfg_bool(cfg, "outbox.notify", 0, &s->notify, eb);
+	int rc = cfg_bool(cfg, "outbox.notify", 1, &s->notify, eb);
 
 	if (rc == SL_OK)
 		rc = cfg_int(cfg, "api.max_body", 65536, 1, 64 << 20,
