@@ -587,7 +587,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 
-	/* Body chunks. */
+	/*
+	 * Body chunks.  Once over the limit (a chunked body gives no length
+	 * up front) the rest is read and dropped: MHD 0.9.75 takes no
+	 * response before the request is complete.  The connection timeout
+	 * bounds a client that never stops sending.
+	 */
 	if (*upload_size > 0) {
 		int rc = body_append(cx, upload, *upload_size,
 				     srv->opts.max_body);

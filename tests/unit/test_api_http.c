@@ -252,6 +252,20 @@ static void test_body_limit(void **state)
 	o = cJSON_Parse(r.body);
 	assert_int_equal(cJSON_GetObjectItem(o, "len")->valueint, 0);
 	cJSON_Delete(o);
+
+	/* Each 413 counted once, under its route. */
+	{
+		char *text = NULL;
+		size_t n = 0;
+		FILE *f = open_memstream(&text, &n);
+
+		http_server_write_metrics(s, f);
+		fclose(f);
+		assert_non_null(strstr(text, "route=\"POST /v1/screenings\","
+					     "status=\"413\"} 3\n"));
+		assert_null(strstr(text, "route=\"unmatched\",status=\"413\""));
+		free(text);
+	}
 	free(big);
 	http_server_free(s);
 }
