@@ -580,9 +580,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		clock_gettime(CLOCK_MONOTONIC, &cx->t0);
 		*con_cls = cx;
 		if (declared_too_big(c, srv->opts.max_body)) {
-			cx->too_big = 1;
-			return answer_plain(srv, c, cx, NULL, 413,
-					    "body_too_large", NULL);
+			cx->too_big = 1; /* answered now, body unread */
+			return dispatch(srv, c, cx, url, method);
 		}
 		return MHD_YES;
 	}
