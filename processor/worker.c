@@ -19,6 +19,7 @@
 #include "processor/log.h"
 #include "processor/topics.h"
 #include "topologies/analytics.h"
+#include "topologies/conversions.h"
 #include "topologies/journey.h"
 
 #define MAX_APPS 8
@@ -42,6 +43,7 @@ static const struct {
 } topologies[] = {
 	{ "journey", journey_topology },
 	{ "analytics", analytics_topology },
+	{ "conversions", conversions_topology },
 };
 
 static void usage(FILE *f)

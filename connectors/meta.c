@@ -1,0 +1,1281 @@
+/*
+ * meta.c — the Meta Conversions API sink.
+ *
+ * Events wait in one queue, in the order write() received them, across
+ * partitions.  Each queued event moves through these states; `cursor`
+ * is the first event not yet settled:
+ *
+ *	write()               flush() builds a request from the queue
+ *	  | encoded -------+-- older than CAPI_MAX_AGE_S now -> dead
+ *	  |                +-- batched (<= batch_size) -> POST:
+ *	  |                      2xx ----------------------> accepted
+ *	  |                      permanent (code 100 ...) -> dead
+ *	  |                      transient, throttled,
+ *	  |                      setup (190) or no reply --> stays queued;
+ *	  |                          backoff set, flush returns
+ *	  |                          SL_ETRANSIENT
+ *	  | refused --------------------------------------> dead
+ *	  |                                (dead = io->dead_letter, settled)
+ *	discard(p): the partition's queued events are dropped (settled).
+ *
+ * The queue is emptied when every event in it is settled.  While the
+ * backoff runs, flush() sends nothing and returns SL_ETRANSIENT; the
+ * runtime holds the input offsets until flush() returns SL_OK, so an
+ * event is lost neither by a failure nor by a crash.  A request resent
+ * after a lost reply, or after a crash before the commit, carries the
+ * same event_id (the screening id), and Meta counts it once.
+ *
+ * Meta rejects a whole request when any event is bad and names no
+ * event, so a rejected request has all of its events dead-lettered
+ * with Meta's message; events Meta would reject for age are taken out
+ * before the request is built, so they cannot sink the others.
+ * Setup errors (an expired token, missing permissions, a wrong URL)
+ * are not the events' fault: they hold the queue, logged at ERROR on
+ * every attempt, until an operator fixes the setup.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "connectors/dryrun.h"
+#include "connectors/meta.h"
+#include "processor/log.h"
+#include "processor/timeutil.h"
+
+#define CAPI_COMP "meta"
+#define CAPI_CONNECT_TIMEOUT_MS 5000
+#define CAPI_DEFAULT_TIMEOUT_MS 10000
+#define CAPI_DEFAULT_BACKOFF_MS 1000
+#define CAPI_COUNTRY_CODE "91" /* the campaign's numbers are Indian */
+
+/* ---- normalization and hashing ----------------------------------- */
+
+int capi_normalize_phone(const char *in, const char *cc, char *out, size_t n)
+{
+	char digits[64];
+	size_t nd = 0, skip = 0, ccl = cc != NULL ? strlen(cc) : 0;
+	int international = 0;
+
+	/* Digits only; a "+" before the first digit marks a country code. */
+	for (const char *p = in; p != NULL && *p != '\0'; p++) {
+		if (*p == '+' && nd == 0)
+			international = 1;
+		if (!isdigit((unsigned char)*p))
+			continue;
+		if (nd + 1 >= sizeof(digits))
+			return SL_EINVAL;
+		digits[nd++] = *p;
+	}
+	digits[nd] = '\0';
+
+	/* "00" is the international prefix, a single "0" a trunk prefix. */
+	if (nd >= 2 && digits[0] == '0' && digits[1] == '0')
+		international = 1;
+	while (skip < nd && digits[skip] == '0')
+		skip++;
+	nd -= skip;
+
+	if (!international && nd == 10 && ccl > 0) {
+		if (ccl + nd + 1 > n)
+			return SL_EINVAL;
+		memcpy(out, cc, ccl);
+		memcpy(out + ccl, digits + skip, nd + 1);
+		nd += ccl;
+	} else if (nd + 1 <= n) {
+		memcpy(out, digits + skip, nd + 1);
+	} else {
+		return SL_EINVAL;
+	}
+	return nd >= 7 && nd <= 15 ? SL_OK : SL_EINVAL;
+}
+
+static const EVP_MD *sha256_md;
+
+/* Fetch SHA-256 once: an implicit fetch on every digest costs more. */
+static const EVP_MD *sha256(void)
+{
+	const EVP_MD *md = __atomic_load_n(&sha256_md, __ATOMIC_ACQUIRE);
+	EVP_MD *fetched;
+
+	if (md != NULL)
+		return md;
+	fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (fetched == NULL)
+		return EVP_sha256();
+	md = NULL;
+	if (!__atomic_compare_exchange_n(&sha256_md, &md, fetched, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		EVP_MD_free(fetched); /* another thread won */
+		return md;
+	}
+	return fetched;
+}
+
+void capi_sha256_hex(const void *data, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (!EVP_Digest(data, len, md, &n, sha256(), NULL) || n != 32) {
+		/* Only on allocation failure inside OpenSSL. */
+		memset(out, '0', CAPI_HASH_LEN);
+		out[CAPI_HASH_LEN] = '\0';
+		SL_ERROR(CAPI_COMP, "sha-256 failed");
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int capi_hash_external_id(const char *user_id, char *out)
+{
+	char buf[256];
+	size_t a = 0, b, n;
+
+	if (user_id == NULL)
+		return SL_EINVAL;
+	b = strlen(user_id);
+	while (a < b && isspace((unsigned char)user_id[a]))
+		a++;
+	while (b > a && isspace((unsigned char)user_id[b - 1]))
+		b--;
+	n = b - a;
+	if (n == 0 || n >= sizeof(buf))
+		return SL_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (char)tolower((unsigned char)user_id[a + i]);
+	capi_sha256_hex(buf, n, out);
+	return SL_OK;
+}
+
+/* zp: lowercase, no spaces, no dashes (Meta); "" when nothing is left. */
+static void normalize_zip(const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 1 < n; in++)
+		if (!isspace((unsigned char)*in) && *in != '-')
+			out[o++] = (char)tolower((unsigned char)*in);
+	out[o] = '\0';
+}
+
+/* ---- building events --------------------------------------------- */
+
+static const char *str_field(const cJSON *obj, const char *name)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+/* obj[name] = [hash] */
+static int add_hash(cJSON *obj, const char *name, const char *hash)
+{
+	cJSON *arr = cJSON_AddArrayToObject(obj, name);
+	cJSON *s = arr != NULL ? cJSON_CreateString(hash) : NULL;
+
+	if (s == NULL)
+		return SL_ENOMEM;
+	cJSON_AddItemToArray(arr, s);
+	return SL_OK;
+}
+
+/* user_data from the event's phone, user id and pin code. */
+static int build_user_data(const cJSON *ev, cJSON *ud, char *why,
+			   size_t why_len)
+{
+	const char *phone = str_field(ev, "phone");
+	const char *pin = str_field(ev, "pincode");
+	char norm[32], hash[CAPI_HASH_LEN + 1];
+	int rc;
+
+	if (phone != NULL) {
+		if (capi_normalize_phone(phone, CAPI_COUNTRY_CODE, norm,
+					 sizeof(norm)) != SL_OK) {
+			snprintf(why, why_len,
+				 "phone: not 7 to 15 digits with a country "
+				 "code");
+			return SL_EINVAL;
+		}
+		capi_sha256_hex(norm, strlen(norm), hash);
+		if ((rc = add_hash(ud, "ph", hash)) != SL_OK)
+			return rc;
+	}
+	if (capi_hash_external_id(str_field(ev, "user_id"), hash) != SL_OK) {
+		snprintf(why, why_len, "user_id: missing or blank");
+		return SL_EINVAL;
+	}
+	if ((rc = add_hash(ud, "external_id", hash)) != SL_OK)
+		return rc;
+
+	/* Country only where the number says it: +91 and 10 digits. */
+	if (phone != NULL && strlen(norm) == 12 && strncmp(norm, "91", 2) == 0) {
+		capi_sha256_hex("in", 2, hash);
+		if ((rc = add_hash(ud, "country", hash)) != SL_OK)
+			return rc;
+	}
+	if (pin != NULL) {
+		normalize_zip(pin, norm, sizeof(norm));
+		if (norm[0] != '\0') {
+			capi_sha256_hex(norm, strlen(norm), hash);
+			if ((rc = add_hash(ud, "zp", hash)) != SL_OK)
+				return rc;
+		}
+	}
+	return SL_OK;
+}
+
+/* custom_data: the score and language, as they are. */
+static int build_custom_data(const cJSON *ev, cJSON *cd)
+{
+	const cJSON *score = cJSON_GetObjectItemCaseSensitive(ev, "score");
+	const char *lang = str_field(ev, "lang");
+
+	if (cJSON_IsNumber(score) &&
+	    !cJSON_AddNumberToObject(cd, "score", score->valuedouble))
+		return SL_ENOMEM;
+	if (lang != NULL && !cJSON_AddStringToObject(cd, "lang", lang))
+		return SL_ENOMEM;
+	return SL_OK;
+}
+
+/* event_time: occurred_at in seconds, no later than now_s. */
+static int event_time_of(const cJSON *ev, int64_t now_s, int64_t *t,
+			 char *why, size_t why_len)
+{
+	const char *at = str_field(ev, "occurred_at");
+	int64_t ms;
+
+	if (at == NULL || sl_time_parse_rfc3339(at, &ms) != SL_OK) {
+		snprintf(why, why_len,
+			 "occurred_at: must be an RFC 3339 date-time with "
+			 "offset");
+		return SL_EINVAL;
+	}
+	*t = sl_floor_div(ms, 1000);
+	if (*t > now_s)
+		*t = now_s;
+	return SL_OK;
+}
+
+/* The server event of `ev`, filled into `se`. */
+static int build_event(const capi_event_opts *o, const cJSON *ev,
+		       int64_t now_s, cJSON *se, int64_t *event_time,
+		       char *why, size_t why_len)
+{
+	const char *sid = str_field(ev, "screening_id");
+	cJSON *ud, *cd;
+	int rc;
+
+	if (sid == NULL || sid[0] == '\0') {
+		snprintf(why, why_len, "screening_id: missing (the event_id)");
+		return SL_EINVAL;
+	}
+	rc = event_time_of(ev, now_s, event_time, why, why_len);
+	if (rc != SL_OK)
+		return rc;
+
+	if (!cJSON_AddStringToObject(se, "event_name", o->event_name) ||
+	    !cJSON_AddNumberToObject(se, "event_time", (double)*event_time) ||
+	    !cJSON_AddStringToObject(se, "event_id", sid) ||
+	    !cJSON_AddStringToObject(se, "action_source", o->action_source))
+		return SL_ENOMEM;
+	if (strcmp(o->action_source, "business_messaging") == 0 &&
+	    !cJSON_AddStringToObject(se, "messaging_channel", "whatsapp"))
+		return SL_ENOMEM;
+
+	ud = cJSON_AddObjectToObject(se, "user_data");
+	if (ud == NULL)
+		return SL_ENOMEM;
+	rc = build_user_data(ev, ud, why, why_len);
+	if (rc != SL_OK)
+		return rc;
+	cd = cJSON_AddObjectToObject(se, "custom_data");
+	if (cd == NULL)
+		return SL_ENOMEM;
+	return build_custom_data(ev, cd);
+}
+
+int capi_encode_event(const capi_event_opts *o, const char *json, size_t len,
+		      int64_t now_s, char **out, size_t *out_len,
+		      int64_t *event_time, char *why, size_t why_len)
+{
+	cJSON *ev = NULL, *se = NULL;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	why[0] = '\0';
+	ev = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
+	if (!cJSON_IsObject(ev)) {
+		snprintf(why, why_len, "value: not a JSON object");
+		rc = SL_EINVAL;
+		goto out;
+	}
+	se = cJSON_CreateObject();
+	if (se == NULL) {
+		rc = SL_ENOMEM;
+		goto out;
+	}
+	rc = build_event(o, ev, now_s, se, event_time, why, why_len);
+	if (rc != SL_OK)
+		goto out;
+
+	*out = cJSON_PrintUnformatted(se);
+	if (*out == NULL) {
+		rc = SL_ENOMEM;
+		goto out;
+	}
+	*out_len = strlen(*out);
+out:
+	if (rc == SL_ENOMEM)
+		snprintf(why, why_len, "out of memory");
+	cJSON_Delete(ev);
+	cJSON_Delete(se);
+	return rc;
+}
+
+/* ---- classifying replies ----------------------------------------- */
+
+/* Rate limits: wait longer, then the same request again. */
+static int throttle_code(int code)
+{
+	return code == 4 || code == 17 || code == 32 || code == 613 ||
+	       (code >= 80000 && code <= 80014);
+}
+
+/*
+ * Setup errors: 190 bad or expired token, 102 session, 104 no token,
+ * 10 and 200-299 permissions; 100 with subcode 33 is "object does not
+ * exist or no permission" (a wrong dataset id).
+ */
+static int config_code(int code, int subcode)
+{
+	return code == 190 || code == 102 || code == 104 || code == 10 ||
+	       (code >= 200 && code <= 299) || (code == 100 && subcode == 33);
+}
+
+static void copy_one_line(char *out, size_t n, const char *s)
+{
+	size_t o = strlen(out);
+
+	for (; s != NULL && *s != '\0' && o + 1 < n; s++)
+		out[o++] = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : *s;
+	out[o] = '\0';
+}
+
+static long num_field(const cJSON *obj, const char *name, long dflt)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	return cJSON_IsNumber(it) ? (long)it->valuedouble : dflt;
+}
+
+/* Fill v from a Graph error object. */
+static void read_error(const cJSON *err, capi_verdict *v)
+{
+	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(err, "is_transient");
+	const char *user_msg = str_field(err, "error_user_msg");
+
+	v->code = (int)num_field(err, "code", 0);
+	v->subcode = (int)num_field(err, "error_subcode", 0);
+	v->is_transient = cJSON_IsBool(tr) ? cJSON_IsTrue(tr) : -1;
+	copy_one_line(v->message, sizeof(v->message), str_field(err, "message"));
+	if (user_msg != NULL && user_msg[0] != '\0') {
+		copy_one_line(v->message, sizeof(v->message), ": ");
+		copy_one_line(v->message, sizeof(v->message), user_msg);
+	}
+	copy_one_line(v->fbtrace, sizeof(v->fbtrace),
+		      str_field(err, "fbtrace_id"));
+}
+
+void capi_classify(long status, const char *body, size_t len,
+		   capi_verdict *v)
+{
+	cJSON *doc = body != NULL ? cJSON_ParseWithLength(body, len) : NULL;
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+	int graph = cJSON_IsObject(err);
+
+	memset(v, 0, sizeof(*v));
+	v->status = status;
+	v->is_transient = -1;
+	v->received = -1;
+	if (graph)
+		read_error(err, v);
+	else if (cJSON_IsObject(doc))
+		v->received = num_field(doc, "events_received", -1);
+	cJSON_Delete(doc);
+
+	if (status >= 200 && status < 300 && !graph)
+		v->cls = CAPI_ACCEPTED;
+	else if (throttle_code(v->code) || status == 429)
+		v->cls = CAPI_THROTTLED;
+	else if (v->is_transient == 1 || v->code == 1 || v->code == 2 ||
+		 status >= 500 || status == 408)
+		v->cls = CAPI_TRANSIENT;
+	else if (config_code(v->code, v->subcode) || !graph)
+		v->cls = CAPI_CONFIG; /* a 4xx that is no Graph error: URL */
+	else
+		v->cls = CAPI_PERMANENT;
+	if (v->message[0] == '\0' && v->cls != CAPI_ACCEPTED)
+		snprintf(v->message, sizeof(v->message), "HTTP %ld", status);
+}
+
+/* ---- HTTP -------------------------------------------------------- */
+
+struct capi_http {
+	CURL *curl;
+	struct curl_slist *headers;
+};
+
+static size_t http_body_cb(char *data, size_t size, size_t n, void *ud)
+{
+	capi_reply *r = ud;
+	size_t len = size * n, room = sizeof(r->body) - 1 - r->len;
+	size_t take = len < room ? len : room;
+
+	memcpy(r->body + r->len, data, take);
+	r->len += take;
+	r->body[r->len] = '\0';
+	return len; /* the start of a reply says enough */
+}
+
+static void http_free(struct capi_http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->curl != NULL)
+		curl_easy_cleanup(h->curl);
+	curl_slist_free_all(h->headers);
+	free(h);
+}
+
+static int http_new(long timeout_ms, struct capi_http **out, sl_errbuf *eb)
+{
+	struct capi_http *h = calloc(1, sizeof(*h));
+	struct curl_slist *l = NULL;
+	int rc = SL_OK;
+
+	*out = NULL;
+	if (h == NULL || (h->curl = curl_easy_init()) == NULL) {
+		rc = sl_errbuf_set(eb, SL_ENOMEM, "meta: curl init failed");
+		goto out;
+	}
+	l = curl_slist_append(NULL, "Content-Type: application/json");
+	if (l != NULL)
+		h->headers = l;
+	l = l != NULL ? curl_slist_append(l, "Expect:") : NULL;
+	if (l == NULL) {
+		rc = sl_errbuf_set(eb, SL_ENOMEM, "meta: out of memory");
+		goto out;
+	}
+	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
+	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)CAPI_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_body_cb);
+	*out = h;
+	h = NULL;
+out:
+	http_free(h);
+	return rc;
+}
+
+/* The capi_post_fn of the real transport: libcurl, one kept connection. */
+static int http_post(void *ud, const char *url, const char *body, size_t len,
+		     capi_reply *r)
+{
+	struct capi_http *h = ud;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURLcode cc;
+
+	memset(r, 0, sizeof(*r));
+	curl_easy_setopt(h->curl, CURLOPT_URL, url);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, errbuf);
+	cc = curl_easy_perform(h->curl);
+	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
+
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
+		return SL_OK;
+	}
+	snprintf(r->err, sizeof(r->err), "%s",
+		 errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
+		return SL_ECONFIG;
+	return SL_ETRANSIENT;
+}
+
+/* ---- configuration ----------------------------------------------- */
+
+typedef struct capi_conf {
+	const char *url, *version, *dataset, *token, *test_code;
+	const char *event_name, *action_source, *dry_dir;
+	int64_t batch_size, timeout_ms, backoff_ms;
+} capi_conf;
+
+static const char *const action_sources[] = {
+	"website",	  "app",	      "email",
+	"phone_call",	  "chat",	      "physical_store",
+	"system_generated", "business_messaging", "other",
+};
+
+static int valid_action_source(const char *s)
+{
+	for (size_t i = 0; i < sizeof(action_sources) / sizeof(*action_sources);
+	     i++)
+		if (strcmp(s, action_sources[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* "v21.0": a "v", digits, a dot, digits. */
+static int valid_version(const char *s)
+{
+	size_t a, b;
+
+	if (s[0] != 'v')
+		return 0;
+	a = strspn(s + 1, "0123456789");
+	if (a == 0 || s[1 + a] != '.')
+		return 0;
+	b = strspn(s + 2 + a, "0123456789");
+	return b > 0 && s[2 + a + b] == '\0';
+}
+
+static int valid_dataset(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n > 0 && n <= 32 && s[n] == '\0';
+}
+
+static const char *conf_str(const sl_config *cfg, const char *key,
+			    const char *dflt)
+{
+	const char *v = sl_config_get(cfg, key);
+
+	return v != NULL ? v : dflt;
+}
+
+static int read_numbers(const sl_config *cfg, capi_conf *c, sl_errbuf *eb)
+{
+	int rc;
+
+	c->batch_size = CAPI_MAX_BATCH;
+	c->timeout_ms = CAPI_DEFAULT_TIMEOUT_MS;
+	c->backoff_ms = CAPI_DEFAULT_BACKOFF_MS;
+	rc = sl_config_int(cfg, "meta.batch_size", &c->batch_size, eb);
+	if (rc == SL_OK || rc == SL_ENOTFOUND)
+		rc = sl_config_duration_ms(cfg, "meta.timeout", &c->timeout_ms,
+					   eb);
+	if (rc == SL_OK || rc == SL_ENOTFOUND)
+		rc = sl_config_duration_ms(cfg, "meta.backoff", &c->backoff_ms,
+					   eb);
+	if (rc != SL_OK && rc != SL_ENOTFOUND)
+		return rc;
+	if (c->batch_size < 1 || c->batch_size > CAPI_MAX_BATCH)
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "meta.batch_size: must be 1 to %d",
+				     CAPI_MAX_BATCH);
+	if (c->timeout_ms < 1 || c->backoff_ms < 1)
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "meta.timeout and meta.backoff must be "
+				     "positive");
+	return SL_OK;
+}
+
+static int read_conf(const sl_config *cfg, capi_conf *c, sl_errbuf *eb)
+{
+	memset(c, 0, sizeof(*c));
+	c->url = sl_config_get(cfg, "meta.url");
+	c->version = conf_str(cfg, "meta.api_version", "v21.0");
+	c->dataset = sl_config_get(cfg, "meta.dataset_id");
+	c->token = sl_config_get(cfg, "meta.token");
+	c->test_code = sl_config_get(cfg, "meta.test_event_code");
+	c->event_name = conf_str(cfg, "meta.event_name", "Lead");
+	c->action_source =
+		conf_str(cfg, "meta.action_source", "system_generated");
+	c->dry_dir = conf_str(cfg, "dry_run.dir", "dry-run");
+
+	if (!valid_version(c->version))
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "meta.api_version: '%s' is not like "
+				     "v21.0",
+				     c->version);
+	if (c->dataset != NULL && !valid_dataset(c->dataset))
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "meta.dataset_id: must be digits");
+	if (!valid_action_source(c->action_source))
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "meta.action_source: '%s' is not one of "
+				     "Meta's values",
+				     c->action_source);
+	if (c->token != NULL && c->dataset != NULL && c->url == NULL)
+		return sl_errbuf_set(eb, SL_ECONFIG,
+				     "meta.url: not set (Meta's Graph API is "
+				     "https://graph.facebook.com)");
+	return read_numbers(cfg, c, eb);
+}
+
+/* ---- growable buffers -------------------------------------------- */
+
+struct capi_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int buf_add(struct capi_buf *b, const void *d, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	if (b->len + n > b->cap) {
+		while (cap < b->len + n)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (p == NULL)
+			return SL_ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, d, n);
+	b->len += n;
+	return SL_OK;
+}
+
+/* ---- the sink ---------------------------------------------------- */
+
+struct capi_ev {
+	int32_t partition;
+	int settled;
+	int64_t offset, timestamp_ms, event_time;
+	size_t topic_off, key_off, key_len, val_off, val_len; /* arena */
+	size_t enc_off, enc_len;			      /* enc */
+	char *refused; /* the encoder's reason, or NULL */
+};
+
+typedef struct capi_sink {
+	capi_event_opts eo;
+	char *event_name, *action_source;
+	char *url;	     /* holds no secret: the token is in the body */
+	char safe_url[512];  /* url as it may be logged */
+	char *suffix;	     /* "],\"access_token\":...}" */
+	size_t batch_size;
+	int64_t backoff_ms;
+
+	struct capi_ev *evs;
+	size_t nevs, cap, cursor, pending;
+	struct capi_buf arena; /* topics, keys and values, for dead letters */
+	struct capi_buf enc;   /* encoded events */
+	struct capi_buf body;  /* the request being sent */
+	size_t *batch;	       /* indexes into evs of the request */
+
+	capi_post_fn post;
+	void *post_ud;
+	struct capi_http *http; /* NULL when dry */
+	dr_writer *dry;		/* NULL unless dry */
+	capi_clock_fn clock;	/* NULL: the system's clocks */
+	void *clock_ud;
+
+	int64_t retry_at_ms; /* on the monotonic clock */
+	unsigned failures;   /* consecutive failed requests */
+	uint64_t rng;
+	int failing;
+	capi_stats stats;
+	sl_errbuf eb;
+} capi_sink;
+
+static int64_t wall_ms(const capi_sink *s)
+{
+	struct timespec ts;
+
+	if (s->clock != NULL)
+		return s->clock(s->clock_ud);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(const capi_sink *s)
+{
+	struct timespec ts;
+
+	if (s->clock != NULL)
+		return s->clock(s->clock_ud);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* xorshift64*: jitter needs no quality, only independence from rand(). */
+static uint64_t next_random(capi_sink *s)
+{
+	s->rng ^= s->rng >> 12;
+	s->rng ^= s->rng << 25;
+	s->rng ^= s->rng >> 27;
+	return s->rng * 2685821657736338717ULL;
+}
+
+/* Drop everything settled once nothing is pending. */
+static void queue_reset_if_done(capi_sink *s)
+{
+	if (s->pending != 0)
+		return;
+	for (size_t i = 0; i < s->nevs; i++)
+		free(s->evs[i].refused);
+	s->nevs = s->cursor = 0;
+	s->arena.len = s->enc.len = 0;
+}
+
+static void settle(capi_sink *s, struct capi_ev *ev)
+{
+	ev->settled = 1;
+	s->pending--;
+	while (s->cursor < s->nevs && s->evs[s->cursor].settled)
+		s->cursor++;
+}
+
+/* Copy what a dead letter needs of `rec` into the arena. */
+static int keep_record(capi_sink *s, struct capi_ev *ev, const sl_record *rec)
+{
+	const char *topic = rec->topic != NULL ? rec->topic : "";
+
+	ev->partition = rec->partition;
+	ev->offset = rec->offset;
+	ev->timestamp_ms = rec->timestamp_ms;
+	ev->topic_off = s->arena.len;
+	if (buf_add(&s->arena, topic, strlen(topic) + 1) != SL_OK)
+		return SL_ENOMEM;
+	ev->key_off = s->arena.len;
+	ev->key_len = rec->key.len;
+	if (buf_add(&s->arena, rec->key.data, rec->key.len) != SL_OK)
+		return SL_ENOMEM;
+	ev->val_off = s->arena.len;
+	ev->val_len = rec->value.len;
+	return buf_add(&s->arena, rec->value.data, rec->value.len);
+}
+
+static int capi_write(void *self, const sl_record *rec)
+{
+	capi_sink *s = self;
+	struct capi_ev *ev;
+	char why[256], *enc = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (s->nevs == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		struct capi_ev *evs = realloc(s->evs, cap * sizeof(*evs));
+
+		if (evs == NULL)
+			return SL_ENOMEM;
+		s->evs = evs;
+		s->cap = cap;
+	}
+	ev = &s->evs[s->nevs];
+	memset(ev, 0, sizeof(*ev));
+	rc = keep_record(s, ev, rec);
+	if (rc != SL_OK)
+		return rc;
+
+	/* An event that cannot be built is dead-lettered at the flush. */
+	rc = capi_encode_event(&s->eo, rec->value.data, rec->value.len,
+			       wall_ms(s) / 1000, &enc, &len, &ev->event_time,
+			       why, sizeof(why));
+	if (rc == SL_EINVAL) {
+		ev->refused = strdup(why);
+		rc = ev->refused != NULL ? SL_OK : SL_ENOMEM;
+	} else if (rc == SL_OK) {
+		ev->enc_off = s->enc.len;
+		ev->enc_len = len;
+		rc = buf_add(&s->enc, enc, len);
+	}
+	cJSON_free(enc);
+	if (rc != SL_OK)
+		return rc;
+	s->nevs++;
+	s->pending++;
+	return SL_OK;
+}
+
+/* Dead-letter one event and settle it. */
+static int dead_letter(capi_sink *s, sl_sink_io *io, struct capi_ev *ev,
+		       const char *why)
+{
+	char reason[600];
+	sl_record rec;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.topic = s->arena.p + ev->topic_off;
+	rec.partition = ev->partition;
+	rec.offset = ev->offset;
+	rec.timestamp_ms = ev->timestamp_ms;
+	rec.key.data = s->arena.p + ev->key_off;
+	rec.key.len = ev->key_len;
+	rec.value.data = s->arena.p + ev->val_off;
+	rec.value.len = ev->val_len;
+	snprintf(reason, sizeof(reason), "meta: %s", why);
+	rc = io->dead_letter(io, &rec, reason);
+	if (rc != SL_OK)
+		return sl_errbuf_set(&s->eb, rc, "dead letter failed: %s",
+				     sl_strerror(rc));
+	settle(s, ev);
+	s->stats.dead_letters++;
+	return SL_OK;
+}
+
+/*
+ * Pick the next request's events into s->batch: up to batch_size live
+ * events from the cursor on.  Refused and stale events met on the way
+ * are dead-lettered.  *nb is the number picked.
+ */
+static int pick_batch(capi_sink *s, sl_sink_io *io, int64_t now_s, size_t *nb)
+{
+	int rc;
+
+	*nb = 0;
+	for (size_t i = s->cursor; i < s->nevs && *nb < s->batch_size; i++) {
+		struct capi_ev *ev = &s->evs[i];
+
+		if (ev->settled)
+			continue;
+		if (ev->refused != NULL) {
+			rc = dead_letter(s, io, ev, ev->refused);
+		} else if (ev->event_time < now_s - CAPI_MAX_AGE_S) {
+			rc = dead_letter(s, io, ev,
+					 "event_time: older than Meta's 7-day "
+					 "limit (one such event would fail "
+					 "the whole request)");
+			s->stats.stale += rc == SL_OK;
+		} else {
+			s->batch[(*nb)++] = i;
+			continue;
+		}
+		if (rc != SL_OK)
+			return rc;
+	}
+	return SL_OK;
+}
+
+/* {"data":[e1,...,en],"access_token":...} in s->body, NUL-terminated. */
+static int build_body(capi_sink *s, size_t nb)
+{
+	static const char head[] = "{\"data\":[";
+	int rc;
+
+	s->body.len = 0;
+	rc = buf_add(&s->body, head, sizeof(head) - 1);
+	for (size_t i = 0; i < nb && rc == SL_OK; i++) {
+		const struct capi_ev *ev = &s->evs[s->batch[i]];
+
+		if (i > 0)
+			rc = buf_add(&s->body, ",", 1);
+		if (rc == SL_OK)
+			rc = buf_add(&s->body, s->enc.p + ev->enc_off,
+				     ev->enc_len);
+	}
+	if (rc == SL_OK)
+		rc = buf_add(&s->body, s->suffix, strlen(s->suffix) + 1);
+	if (rc == SL_OK)
+		s->body.len--; /* the NUL is not sent */
+	return rc;
+}
+
+/* One dry-run line: the request as it would go out, token redacted. */
+static int write_dry(capi_sink *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	char now[32];
+	int rc;
+
+	dr_now_rfc3339(now);
+	if (o == NULL || !cJSON_AddStringToObject(o, "time", now) ||
+	    !cJSON_AddStringToObject(o, "method", "POST") ||
+	    !cJSON_AddStringToObject(o, "url", s->safe_url) ||
+	    !cJSON_AddStringToObject(o, "content_type", "application/json") ||
+	    !cJSON_AddRawToObject(o, "body", s->body.p)) {
+		rc = sl_errbuf_set(&s->eb, SL_ENOMEM, "meta: out of memory");
+		goto out;
+	}
+	rc = dr_write_json(s->dry, o, &s->eb);
+out:
+	cJSON_Delete(o);
+	return rc;
+}
+
+/* Wait before the next attempt: exponential, floor by class, jitter. */
+static void schedule_retry(capi_sink *s, enum capi_class cls)
+{
+	int64_t d, cap = 60 * s->backoff_ms;
+	unsigned k = s->failures < 20 ? s->failures : 20;
+
+	s->failures++;
+	d = s->backoff_ms << k;
+	if (cls == CAPI_THROTTLED && d < 5 * s->backoff_ms)
+		d = 5 * s->backoff_ms;
+	if (cls == CAPI_CONFIG && d < 30 * s->backoff_ms)
+		d = 30 * s->backoff_ms;
+	if (d > cap)
+		d = cap;
+	/* Half fixed, half random: spread workers that failed together. */
+	d = d / 2 + (int64_t)(next_random(s) % (uint64_t)(d / 2 + 1));
+	s->retry_at_ms = mono_ms(s) + d;
+}
+
+/* Dead-letter every event of a request Meta rejected for good. */
+static int reject_batch(capi_sink *s, sl_sink_io *io, size_t nb,
+			const capi_verdict *v)
+{
+	char why[520], sub[32] = "", trace[80] = "";
+	int rc = SL_OK;
+
+	if (v->subcode != 0)
+		snprintf(sub, sizeof(sub), " subcode %d", v->subcode);
+	if (v->fbtrace[0] != '\0')
+		snprintf(trace, sizeof(trace), " (fbtrace_id %s)", v->fbtrace);
+	snprintf(why, sizeof(why), "HTTP %ld code %d%s: %s%s", v->status,
+		 v->code, sub, v->message, trace);
+	SL_WARN(CAPI_COMP,
+		"request rejected, dead-lettering its events events=%zu "
+		"code=%d subcode=%d message=\"%s\"",
+		nb, v->code, v->subcode, v->message);
+	for (size_t i = 0; i < nb && rc == SL_OK; i++)
+		rc = dead_letter(s, io, &s->evs[s->batch[i]], why);
+	return rc;
+}
+
+/* A failed attempt: hold the events, back off, say why. */
+static int hold(capi_sink *s, enum capi_class cls, const capi_verdict *v,
+		const char *no_reply)
+{
+	s->stats.transient++;
+	schedule_retry(s, cls);
+	if (no_reply != NULL)
+		return sl_errbuf_set(&s->eb, SL_ETRANSIENT, "no reply from %s: %s",
+				     s->safe_url, no_reply);
+	if (cls == CAPI_CONFIG)
+		SL_ERROR(CAPI_COMP,
+			 "Meta refuses our setup; events held until an "
+			 "operator fixes it (token, permissions, meta.url, "
+			 "meta.dataset_id) status=%ld code=%d message=\"%s\"",
+			 v->status, v->code, v->message);
+	return sl_errbuf_set(&s->eb, SL_ETRANSIENT, "%s: HTTP %ld code %d: %s",
+			     cls == CAPI_THROTTLED ? "throttled" : "failed",
+			     v->status, v->code, v->message);
+}
+
+/* Send the next request; SL_OK when its events are settled. */
+static int send_next(capi_sink *s, sl_sink_io *io)
+{
+	capi_reply *r = NULL;
+	capi_verdict v;
+	size_t nb;
+	int rc;
+
+	rc = pick_batch(s, io, wall_ms(s) / 1000, &nb);
+	if (rc != SL_OK || nb == 0)
+		return rc;
+	rc = build_body(s, nb);
+	if (rc != SL_OK)
+		return rc;
+	s->stats.requests++;
+	if (s->dry != NULL) {
+		rc = write_dry(s);
+		memset(&v, 0, sizeof(v));
+		v.cls = CAPI_ACCEPTED;
+		goto settled;
+	}
+
+	r = malloc(sizeof(*r));
+	if (r == NULL)
+		return SL_ENOMEM;
+	rc = s->post(s->post_ud, s->url, s->body.p, s->body.len, r);
+	if (rc != SL_OK) {
+		rc = hold(s, CAPI_TRANSIENT, NULL, r->err);
+		goto out;
+	}
+	capi_classify(r->status, r->body, r->len, &v);
+	if (v.cls == CAPI_PERMANENT) {
+		rc = reject_batch(s, io, nb, &v);
+		goto out;
+	}
+	if (v.cls != CAPI_ACCEPTED) {
+		rc = hold(s, v.cls, &v, NULL);
+		goto out;
+	}
+	if (v.received >= 0 && (size_t)v.received != nb)
+		SL_WARN(CAPI_COMP, "Meta counted other than sent sent=%zu "
+			"events_received=%ld", nb, v.received);
+settled:
+	if (rc == SL_OK) {
+		for (size_t i = 0; i < nb; i++)
+			settle(s, &s->evs[s->batch[i]]);
+		s->stats.events_sent += nb;
+	}
+out:
+	free(r);
+	return rc;
+}
+
+static int capi_flush(void *self, sl_sink_io *io)
+{
+	capi_sink *s = self;
+	int rc = SL_OK;
+
+	if (s->pending == 0)
+		return SL_OK;
+	if (s->retry_at_ms > mono_ms(s))
+		return SL_ETRANSIENT; /* backing off: nothing sent */
+	while (rc == SL_OK && s->pending > 0)
+		rc = send_next(s, io);
+	if (rc == SL_OK) {
+		s->failures = 0;
+		s->retry_at_ms = 0;
+		queue_reset_if_done(s);
+		if (s->failing)
+			SL_INFO(CAPI_COMP, "flush recovered url=%s",
+				s->safe_url);
+		s->failing = 0;
+		return SL_OK;
+	}
+
+	/* The sink ops have no error channel: say it here, once. */
+	if (!s->failing)
+		SL_WARN(CAPI_COMP,
+			"flush failed, will retry err=%s pending=%zu "
+			"reason=\"%s\"",
+			sl_errname(rc), s->pending, s->eb.msg);
+	s->failing = 1;
+	return rc == SL_ENOMEM ? rc : SL_ETRANSIENT;
+}
+
+static size_t capi_pending(void *self)
+{
+	return ((capi_sink *)self)->pending;
+}
+
+static void capi_discard(void *self, int32_t partition)
+{
+	capi_sink *s = self;
+
+	for (size_t i = s->cursor; i < s->nevs; i++)
+		if (!s->evs[i].settled && s->evs[i].partition == partition)
+			settle(s, &s->evs[i]);
+	queue_reset_if_done(s);
+}
+
+static void capi_free(void *self)
+{
+	capi_sink *s = self;
+
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nevs; i++)
+		free(s->evs[i].refused);
+	free(s->evs);
+	free(s->arena.p);
+	free(s->enc.p);
+	free(s->body.p);
+	free(s->batch);
+	http_free(s->http);
+	dr_close(s->dry);
+	free(s->url);
+	if (s->suffix != NULL) {
+		/* It holds the token: do not leave it in freed memory. */
+		memset(s->suffix, 0, strlen(s->suffix));
+		free(s->suffix);
+	}
+	free(s->event_name);
+	free(s->action_source);
+	free(s);
+}
+
+static const sl_sink_ops capi_ops = {
+	.name = "meta",
+	.write = capi_write,
+	.flush = capi_flush,
+	.pending = capi_pending,
+	.discard = capi_discard,
+	.free = capi_free,
+};
+
+/* "],\"access_token\":...,\"test_event_code\":...}" */
+static char *make_suffix(const char *token, const char *test_code)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *p = NULL, *out = NULL;
+	size_t n;
+
+	if (o == NULL || !cJSON_AddStringToObject(o, "access_token", token) ||
+	    (test_code != NULL &&
+	     !cJSON_AddStringToObject(o, "test_event_code", test_code)))
+		goto out;
+	p = cJSON_PrintUnformatted(o); /* {"access_token":...} */
+	if (p == NULL)
+		goto out;
+	n = strlen(p);
+	out = malloc(n + 2);
+	if (out != NULL) {
+		out[0] = ']';
+		out[1] = ',';
+		memcpy(out + 2, p + 1, n); /* without '{', with the NUL */
+	}
+	memset(p, 0, n);
+out:
+	cJSON_free(p);
+	cJSON_Delete(o);
+	return out;
+}
+
+/* <url>/<version>/<dataset>/events; placeholders where unset (dry). */
+static char *make_url(const capi_conf *c)
+{
+	const char *base = c->url != NULL ? c->url : "{meta.url}";
+	const char *ds = c->dataset != NULL ? c->dataset : "{meta.dataset_id}";
+	size_t bl = strlen(base), n;
+	char *u;
+
+	while (bl > 0 && base[bl - 1] == '/')
+		bl--;
+	n = bl + strlen(c->version) + strlen(ds) + sizeof("///events");
+	u = malloc(n);
+	if (u != NULL)
+		snprintf(u, n, "%.*s/%s/%s/events", (int)bl, base, c->version,
+			 ds);
+	return u;
+}
+
+/* The url must be one libcurl takes, over http or https. */
+static int check_url(const char *url, sl_errbuf *eb)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	int ok;
+
+	ok = u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	     (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return ok ? SL_OK
+		  : sl_errbuf_set(eb, SL_ECONFIG,
+				  "meta.url: not an http(s) URL");
+}
+
+static int sink_init(capi_sink *s, const capi_conf *c, int dry, sl_errbuf *eb)
+{
+	s->event_name = strdup(c->event_name);
+	s->action_source = strdup(c->action_source);
+	s->url = make_url(c);
+	s->suffix = make_suffix(dry ? "***" : c->token, c->test_code);
+	s->batch = calloc((size_t)c->batch_size, sizeof(*s->batch));
+	if (s->event_name == NULL || s->action_source == NULL ||
+	    s->url == NULL || s->suffix == NULL || s->batch == NULL)
+		return sl_errbuf_set(eb, SL_ENOMEM, "meta: out of memory");
+	s->eo.event_name = s->event_name;
+	s->eo.action_source = s->action_source;
+	s->batch_size = (size_t)c->batch_size;
+	s->backoff_ms = c->backoff_ms;
+	s->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s ^
+		 0x9e3779b97f4a7c15ULL;
+	if (dry) {
+		snprintf(s->safe_url, sizeof(s->safe_url), "%s", s->url);
+		return dr_open(c->dry_dir, "meta", &s->dry, eb);
+	}
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (check_url(c->url, eb) != SL_OK)
+		return SL_ECONFIG;
+	dr_redact_url(s->url, s->safe_url, sizeof(s->safe_url));
+	s->post = http_post;
+	return http_new((long)c->timeout_ms, &s->http, eb);
+}
+
+int capi_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,
+		  sl_errbuf *eb)
+{
+	capi_sink *s = NULL;
+	capi_conf c;
+	int rc, dry;
+
+	*ops = NULL;
+	*self = NULL;
+	rc = read_conf(cfg, &c, eb);
+	if (rc != SL_OK)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return sl_errbuf_set(eb, SL_ENOMEM, "meta: out of memory");
+
+	/* Without credentials: the requests go to <dry_run.dir>/meta.jsonl. */
+	dry = c.token == NULL || c.dataset == NULL;
+	rc = sink_init(s, &c, dry, eb);
+	if (rc != SL_OK) {
+		capi_free(s);
+		return rc;
+	}
+	s->post_ud = s->http;
+	*ops = &capi_ops;
+	*self = s;
+	return SL_OK;
+}
+
+/* ---- for tests --------------------------------------------------- */
+
+void capi_sink_set_transport(void *self, capi_post_fn fn, void *ud)
+{
+	capi_sink *s = self;
+
+	s->post = fn;
+	s->post_ud = ud;
+}
+
+void capi_sink_set_clock(void *self, capi_clock_fn fn, void *ud)
+{
+	capi_sink *s = self;
+
+	s->clock = fn;
+	s->clock_ud = ud;
+}
+
+void capi_sink_stats(void *self, capi_stats *out)
+{
+	*out = ((capi_sink *)self)->stats;
+}
+
+const char *capi_sink_last_error(void *self)
+{
+	return ((capi_sink *)self)->eb.msg;
+}
+
+int capi_sink_is_dry(void *self)
+{
+	return ((capi_sink *)self)->dry != NULL;
+}
+
+int64_t capi_sink_backoff_left_ms(void *self)
+{
+	capi_sink *s = self;
+	int64_t left = s->retry_at_ms - mono_ms(s);
+
+	return left > 0 ? left : 0;
+}
