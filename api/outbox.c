@@ -279,6 +279,24 @@ static void wait_for_work(outbox *ob)
 	}
 }
 
+/*
+ * On stop (the HTTP server has answered its last request): relay what
+ * is left, a bounded amount, unless Kafka is down; the rest waits in
+ * the outbox for the next start.
+ */
+static void final_drain(outbox *ob)
+{
+	aprod_stats ps;
+
+	if (ob->conn == NULL || PQstatus(ob->conn) != CONNECTION_OK)
+		return;
+	for (int i = 0; i < 20; i++) {
+		aprod_get_stats(ob->prod, &ps);
+		if (ps.brokers_down || relay_batch(ob) < ob->opts.batch)
+			break;
+	}
+}
+
 static void *relay_main(void *arg)
 {
 	outbox *ob = arg;
@@ -305,6 +323,7 @@ static void *relay_main(void *arg)
 		housekeeping(ob);
 		wait_for_work(ob);
 	}
+	final_drain(ob);
 	if (ob->conn != NULL)
 		disconnect(ob);
 	return NULL;
