@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "api/inserter.h"
 #include "api/pgpool.h"
+#include "api/producer.h"
 #include "connectors/clickhouse.h"
 #include "processor/cli.h"
 #include "processor/log.h"
@@ -241,10 +242,12 @@ static int migrate_kafka(const sl_config *cfg, sl_errbuf *eb)
 	struct sl_topic_spec specs[] = { { journey, 0, 0 },
 					 { reminders, 0, 0 } };
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_t *rk = NULL;
 	char err[256];
 	int had[2], rc;
 
+	rd_kafka_conf_set_log_cb(conf, aprod_log_cb);
 	rc = sl_kafka_conf_apply(conf, cfg, eb);
 	if (rc != SL_OK) {
 		rd_kafka_conf_destroy(conf);
@@ -255,6 +258,16 @@ static int migrate_kafka(const sl_config *cfg, sl_errbuf *eb)
 		rd_kafka_conf_destroy(conf);
 		return sl_errbuf_set(eb, SL_EKAFKA, "kafka: %s", err);
 	}
+
+	/* Unreachable brokers: say so now, not after every timeout. */
+	if (rd_kafka_metadata(rk, 0, NULL, &md, 10000) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rc = sl_errbuf_set(
+			eb, SL_EUNAVAIL, "kafka brokers unreachable (%s)",
+			sl_config_get(cfg, "kafka.bootstrap.servers"));
+		goto out;
+	}
+	rd_kafka_metadata_destroy(md);
 	for (int i = 0; i < 2; i++)
 		had[i] = sl_topic_partitions(rk, specs[i].name, 10000);
 	rc = sl_topics_ensure(rk, cfg, specs, 2, eb);
@@ -264,6 +277,7 @@ static int migrate_kafka(const sl_config *cfg, sl_errbuf *eb)
 		printf("kafka: topic %s %s (%d partitions)\n", specs[i].name,
 		       had[i] > 0 ? "present" : "created", now);
 	}
+out:
 	rd_kafka_destroy(rk);
 	return rc;
 }

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "processor/config.h"
 #include "processor/err.h"
 
@@ -68,6 +70,10 @@ void aprod_purge(aprod *p);
 
 /* 1 after a fatal producer error. */
 int aprod_failed(const aprod *p);
+
+/* librdkafka's log lines into ours (for rd_kafka_conf_set_log_cb). */
+void aprod_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+		  const char *buf);
 
 /* Counters for metrics. */
 typedef struct aprod_stats {
