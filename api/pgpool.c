@@ -264,6 +264,7 @@ int pgpool_get(pgpool *pool, PGconn **out, sl_errbuf *eb)
 void pgpool_put(pgpool *pool, PGconn *conn)
 {
 	struct slot *s = NULL;
+	PGnotify *n;
 
 	if (conn == NULL)
 		return;
@@ -273,6 +274,13 @@ void pgpool_put(pgpool *pool, PGconn *conn)
 			s = &pool->slots[i];
 	pthread_mutex_unlock(&pool->mu);
 	SL_ASSERT(s != NULL); /* a connection this pool did not hand out */
+
+	/*
+	 * Through PgBouncer a server connection that once LISTENed can pass
+	 * notifications to any client; libpq would keep them forever.
+	 */
+	while ((n = PQnotifies(conn)) != NULL)
+		PQfreemem(n);
 	if (PQstatus(conn) != CONNECTION_OK ||
 	    PQtransactionStatus(conn) != PQTRANS_IDLE)
 		slot_close(pool, s);
