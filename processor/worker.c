@@ -21,6 +21,7 @@
 #include "topologies/analytics.h"
 #include "topologies/conversions.h"
 #include "topologies/journey.h"
+#include "topologies/whatsapp.h"
 
 #define MAX_APPS 8
 
@@ -43,6 +44,7 @@ static const struct {
 } topologies[] = {
 	{ "journey", journey_topology },
 	{ "analytics", analytics_topology },
+	{ "whatsapp", whatsapp_topology },
 	{ "conversions", conversions_topology },
 };
 
