@@ -3,7 +3,7 @@
  * (SPEC section 2) produced to a topic as fast as librdkafka goes.
  *
  *	journey_load --brokers B --topic T (--events N | --users M)
- *		     [--partitions P] [--create] [--seed S]
+ *		     [--partitions P] [--create | --recreate] [--seed S]
  *		     [--only-started] [--invalid-permille K]
  *
  * Users ("u-<seed>-<n>") are planned from a seeded generator, like
@@ -19,8 +19,11 @@
  * dead-letter without changing any state.
  *
  * Records are keyed by user_id and partitioned with murmur2, like the
- * API and the worker.  --create makes the topic with P partitions
- * (default 12) first.  Stops at N events (--events) or when M users
+ * API and the worker; the producer is idempotent, so a retried batch
+ * never lands after a later one and each user's events stay in order.  --create makes the topic with P partitions
+ * (default 12) first; --recreate deletes it and makes it anew (a fresh
+ * topic under a fixed name).  Without --events and --users it only
+ * makes the topic.  Stops at N events (--events) or when M users
  * are done (--users), whichever is given (both: the first reached).
  *
  * On stdout, one line of key=value: events, users, invalid, the
@@ -35,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -54,6 +58,7 @@ typedef struct jl_opts {
 	uint64_t seed;
 	int partitions;
 	int create;
+	int recreate;
 	int only_started;
 	int invalid_permille;
 } jl_opts;
@@ -252,7 +257,7 @@ static rd_kafka_t *jl_producer(const jl_opts *o, jl_counts *c)
 	    jl_set(conf, "batch.size", "1048576") ||
 	    jl_set(conf, "queue.buffering.max.messages", "1000000") ||
 	    jl_set(conf, "queue.buffering.max.kbytes", "1048576") ||
-	    jl_set(conf, "acks", "all")) {
+	    jl_set(conf, "enable.idempotence", "true")) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -266,48 +271,91 @@ static rd_kafka_t *jl_producer(const jl_opts *o, jl_counts *c)
 	return rk;
 }
 
-/* Create the topic; an existing one is fine (its partitions are kept). */
-static int jl_create_topic(rd_kafka_t *rk, const jl_opts *o)
+/*
+ * Create the topic (or delete it, with del): the topic's result code,
+ * or RD_KAFKA_RESP_ERR__FAIL after printing why the request failed.
+ */
+static rd_kafka_resp_err_t jl_admin(rd_kafka_t *rk, const jl_opts *o, int del)
 {
 	rd_kafka_NewTopic_t *nt = NULL;
+	rd_kafka_DeleteTopic_t *dt = NULL;
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_event_t *ev = NULL;
-	const rd_kafka_topic_result_t **res;
+	const rd_kafka_topic_result_t **res = NULL;
+	rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR__FAIL;
 	char err[256];
 	size_t n = 0;
-	int rc = -1;
 
-	nt = rd_kafka_NewTopic_new(o->topic, o->partitions, 1, err,
-				   sizeof(err));
-	if (nt == NULL) {
-		fprintf(stderr, "journey_load: new topic: %s\n", err);
-		goto out;
+	if (del) {
+		dt = rd_kafka_DeleteTopic_new(o->topic);
+		rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+	} else {
+		nt = rd_kafka_NewTopic_new(o->topic, o->partitions, 1, err,
+					   sizeof(err));
+		if (nt == NULL) {
+			fprintf(stderr, "journey_load: new topic: %s\n", err);
+			goto out;
+		}
+		rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
 	}
-	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
 	ev = rd_kafka_queue_poll(q, 30000);
 	if (ev == NULL || rd_kafka_event_error(ev)) {
-		fprintf(stderr, "journey_load: create topic: %s\n",
+		fprintf(stderr, "journey_load: %s topic: %s\n",
+			del ? "delete" : "create",
 			ev ? rd_kafka_event_error_string(ev) : "timeout");
 		goto out;
 	}
-	res = rd_kafka_CreateTopics_result_topics(
-		rd_kafka_event_CreateTopics_result(ev), &n);
-	if (n == 1 && rd_kafka_topic_result_error(res[0]) !=
-			      RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    rd_kafka_topic_result_error(res[0]) !=
-		    RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-		fprintf(stderr, "journey_load: create topic %s: %s\n",
-			o->topic, rd_kafka_topic_result_error_string(res[0]));
-		goto out;
-	}
-	rc = 0;
+	if (del)
+		res = rd_kafka_DeleteTopics_result_topics(
+			rd_kafka_event_DeleteTopics_result(ev), &n);
+	else
+		res = rd_kafka_CreateTopics_result_topics(
+			rd_kafka_event_CreateTopics_result(ev), &n);
+	rc = n == 1 ? rd_kafka_topic_result_error(res[0])
+		    : RD_KAFKA_RESP_ERR_NO_ERROR;
 out:
 	if (ev != NULL)
 		rd_kafka_event_destroy(ev);
 	if (nt != NULL)
 		rd_kafka_NewTopic_destroy(nt);
+	if (dt != NULL)
+		rd_kafka_DeleteTopic_destroy(dt);
 	rd_kafka_queue_destroy(q);
 	return rc;
+}
+
+/*
+ * Create the topic; an existing one is fine (its partitions are kept).
+ * With recreate, delete it first and retry the creation while the
+ * broker still finishes the deletion (up to 60 s).
+ */
+static int jl_create_topic(rd_kafka_t *rk, const jl_opts *o)
+{
+	rd_kafka_resp_err_t err;
+	int tries = 0;
+
+	if (o->recreate) {
+		err = jl_admin(rk, o, 1);
+		if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+			fprintf(stderr, "journey_load: delete %s: %s\n",
+				o->topic, rd_kafka_err2str(err));
+			return -1;
+		}
+	}
+	for (;;) {
+		err = jl_admin(rk, o, 0);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    (!o->recreate &&
+		     err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
+			return 0;
+		if (err == RD_KAFKA_RESP_ERR__FAIL || ++tries > 120) {
+			fprintf(stderr, "journey_load: create %s: %s\n",
+				o->topic, rd_kafka_err2str(err));
+			return -1;
+		}
+		usleep(500 * 1000);
+	}
 }
 
 static int jl_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const char *key,
@@ -400,7 +448,7 @@ static void jl_usage(FILE *f)
 {
 	fprintf(f, "usage: journey_load --brokers B --topic T "
 		   "(--events N | --users M)\n"
-		   "       [--partitions P] [--create] [--seed S] "
+		   "       [--partitions P] [--create|--recreate] [--seed S] "
 		   "[--only-started]\n"
 		   "       [--invalid-permille K]\n");
 }
@@ -416,6 +464,7 @@ static int jl_args(int argc, char **argv, jl_opts *o)
 		{ "seed", required_argument, NULL, 's' },
 		{ "invalid-permille", required_argument, NULL, 'i' },
 		{ "create", no_argument, NULL, 'c' },
+		{ "recreate", no_argument, NULL, 'r' },
 		{ "only-started", no_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -451,6 +500,9 @@ static int jl_args(int argc, char **argv, jl_opts *o)
 		case 'c':
 			o->create = 1;
 			break;
+		case 'r':
+			o->create = o->recreate = 1;
+			break;
 		case 'o':
 			o->only_started = 1;
 			break;
@@ -462,7 +514,8 @@ static int jl_args(int argc, char **argv, jl_opts *o)
 		}
 	}
 	if (o->brokers == NULL || o->topic == NULL ||
-	    (o->events == 0 && o->users == 0) || o->partitions < 1 ||
+	    (o->events == 0 && o->users == 0 && !o->create) ||
+	    o->partitions < 1 ||
 	    o->invalid_permille < 0 || o->invalid_permille > 1000)
 		return -1;
 	return 0;
@@ -491,6 +544,10 @@ int main(int argc, char **argv)
 	if (rkt == NULL)
 		goto out;
 
+	if (o.events == 0 && o.users == 0) {
+		rc = 0; /* only the topic was asked for */
+		goto out;
+	}
 	t0 = jl_now();
 	if (jl_run(&o, rk, rkt, &c) != 0)
 		goto out;
