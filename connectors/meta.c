@@ -220,7 +220,8 @@ static int build_user_data(const cJSON *ev, cJSON *ud, char *why,
 		return rc;
 
 	/* Country only where the number says it: +91 and 10 digits. */
-	if (phone != NULL && strlen(norm) == 12 && strncmp(norm, "91", 2) == 0) {
+	if (phone != NULL && strlen(norm) == 12 &&
+	    strncmp(norm, "91", 2) == 0) {
 		capi_sha256_hex("in", 2, hash);
 		if ((rc = add_hash(ud, "country", hash)) != SL_OK)
 			return rc;
@@ -251,8 +252,8 @@ static int build_custom_data(const cJSON *ev, cJSON *cd)
 }
 
 /* event_time: occurred_at in seconds, no later than now_s. */
-static int event_time_of(const cJSON *ev, int64_t now_s, int64_t *t,
-			 char *why, size_t why_len)
+static int event_time_of(const cJSON *ev, int64_t now_s, int64_t *t, char *why,
+			 size_t why_len)
 {
 	const char *at = str_field(ev, "occurred_at");
 	int64_t ms;
@@ -270,9 +271,9 @@ static int event_time_of(const cJSON *ev, int64_t now_s, int64_t *t,
 }
 
 /* The server event of `ev`, filled into `se`. */
-static int build_event(const capi_event_opts *o, const cJSON *ev,
-		       int64_t now_s, cJSON *se, int64_t *event_time,
-		       char *why, size_t why_len)
+static int build_event(const capi_event_opts *o, const cJSON *ev, int64_t now_s,
+		       cJSON *se, int64_t *event_time, char *why,
+		       size_t why_len)
 {
 	const char *sid = str_field(ev, "screening_id");
 	cJSON *ud, *cd;
@@ -391,7 +392,8 @@ static void read_error(const cJSON *err, capi_verdict *v)
 	v->code = (int)num_field(err, "code", 0);
 	v->subcode = (int)num_field(err, "error_subcode", 0);
 	v->is_transient = cJSON_IsBool(tr) ? cJSON_IsTrue(tr) : -1;
-	copy_one_line(v->message, sizeof(v->message), str_field(err, "message"));
+	copy_one_line(v->message, sizeof(v->message),
+		      str_field(err, "message"));
 	if (user_msg != NULL && user_msg[0] != '\0') {
 		copy_one_line(v->message, sizeof(v->message), ": ");
 		copy_one_line(v->message, sizeof(v->message), user_msg);
@@ -400,8 +402,7 @@ static void read_error(const cJSON *err, capi_verdict *v)
 		      str_field(err, "fbtrace_id"));
 }
 
-void capi_classify(long status, const char *body, size_t len,
-		   capi_verdict *v)
+void capi_classify(long status, const char *body, size_t len, capi_verdict *v)
 {
 	cJSON *doc = body != NULL ? cJSON_ParseWithLength(body, len) : NULL;
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(doc, "error");
@@ -533,9 +534,15 @@ typedef struct capi_conf {
 } capi_conf;
 
 static const char *const action_sources[] = {
-	"website",	  "app",	      "email",
-	"phone_call",	  "chat",	      "physical_store",
-	"system_generated", "business_messaging", "other",
+	"website",
+	"app",
+	"email",
+	"phone_call",
+	"chat",
+	"physical_store",
+	"system_generated",
+	"business_messaging",
+	"other",
 };
 
 static int valid_action_source(const char *s)
@@ -677,9 +684,9 @@ struct capi_ev {
 typedef struct capi_sink {
 	capi_event_opts eo;
 	char *event_name, *action_source;
-	char *url;	     /* holds no secret: the token is in the body */
-	char safe_url[512];  /* url as it may be logged */
-	char *suffix;	     /* "],\"access_token\":...}" */
+	char *url;	    /* holds no secret: the token is in the body */
+	char safe_url[512]; /* url as it may be logged */
+	char *suffix;	    /* "],\"access_token\":...}" */
 	size_t batch_size;
 	int64_t backoff_ms;
 
@@ -970,8 +977,9 @@ static int hold(capi_sink *s, enum capi_class cls, const capi_verdict *v,
 	s->stats.transient++;
 	schedule_retry(s, cls);
 	if (no_reply != NULL)
-		return sl_errbuf_set(&s->eb, SL_ETRANSIENT, "no reply from %s: %s",
-				     s->safe_url, no_reply);
+		return sl_errbuf_set(&s->eb, SL_ETRANSIENT,
+				     "no reply from %s: %s", s->safe_url,
+				     no_reply);
 	if (cls == CAPI_CONFIG)
 		SL_ERROR(CAPI_COMP,
 			 "Meta refuses our setup; events held until an "
@@ -1023,8 +1031,10 @@ static int send_next(capi_sink *s, sl_sink_io *io)
 		goto out;
 	}
 	if (v.received >= 0 && (size_t)v.received != nb)
-		SL_WARN(CAPI_COMP, "Meta counted other than sent sent=%zu "
-			"events_received=%ld", nb, v.received);
+		SL_WARN(CAPI_COMP,
+			"Meta counted other than sent sent=%zu "
+			"events_received=%ld",
+			nb, v.received);
 settled:
 	if (rc == SL_OK) {
 		for (size_t i = 0; i < nb; i++)

@@ -140,8 +140,7 @@ typedef struct capi_verdict {
 } capi_verdict;
 
 /* Classify a reply: HTTP status and body (`len` bytes, NUL-terminated). */
-void capi_classify(long status, const char *body, size_t len,
-		   capi_verdict *v);
+void capi_classify(long status, const char *body, size_t len, capi_verdict *v);
 
 /* One HTTP exchange as the sink sees it. */
 typedef struct capi_reply {

@@ -44,8 +44,7 @@ static int select_completed(sl_ctx *ctx, const sl_record *rec, void *ud)
 	return rc;
 }
 
-int conversions_topology(const sl_config *cfg, sl_topology **out,
-			 sl_errbuf *eb)
+int conversions_topology(const sl_config *cfg, sl_topology **out, sl_errbuf *eb)
 {
 	sl_topology *t = sl_topology_new("conversions");
 	const sl_sink_ops *ops = NULL;

@@ -30,9 +30,13 @@
  *	--fail-429 N      N answers of HTTP 429, code 4, is_transient
  *	--fail-code100 N  N answers of HTTP 400, code 100 (permanent)
  *	--fail SEQ        a list such as 500,429,100,500
+ *	--fail-match P    inject only into requests holding an event
+ *	                  whose event_id starts with P (tests that share
+ *	                  a topic with others)
  * The flags queue in the order given.  At run time:
- *	POST /_control/fail?seq=500,100   queue more
- *	GET  /_control/stats              counters as JSON
+ *	POST /_control/fail?seq=500,100[&match=P]   queue more (and set
+ *	                                            the match prefix)
+ *	GET  /_control/stats                        counters as JSON
  *
  * Options:
  *	--listen H:P      default 127.0.0.1:0 (any free port)
@@ -143,6 +147,7 @@ struct standin {
 	FILE *record, *rejected;
 	int fails[MAX_FAILS];
 	size_t fail_head, fail_tail;
+	char match[128]; /* "" matches every request */
 	struct set seen;
 	unsigned long requests, accepted, rejected_requests, injected;
 	unsigned long events_received, duplicates, trace;
@@ -188,7 +193,8 @@ static void graph_error(struct standin *st, http_resp *resp, int status,
 			int code, int transient, const char *type,
 			const char *msg, const char *user_msg)
 {
-	cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+	cJSON *o = cJSON_CreateObject(),
+	      *e = cJSON_AddObjectToObject(o, "error");
 	char trace[32];
 
 	snprintf(trace, sizeof(trace), "StandIn%lu", ++st->trace);
@@ -222,7 +228,8 @@ static void note_rejected(struct standin *st, const cJSON *data, int status,
 		char *line;
 
 		cJSON_AddStringToObject(o, "event_name",
-					cJSON_IsString(n) ? n->valuestring : "");
+					cJSON_IsString(n) ? n->valuestring
+							  : "");
 		cJSON_AddStringToObject(o, "event_id",
 					cJSON_IsString(id) ? id->valuestring
 							   : "");
@@ -246,17 +253,32 @@ static const char *const hashed_keys[] = {
 };
 
 static const char *const plain_keys[] = {
-	"client_ip_address", "client_user_agent", "fbc",
-	"fbp",		     "subscription_id",	  "fb_login_id",
-	"lead_id",	     "anon_id",		  "madid",
-	"page_id",	     "page_scoped_user_id", "ctwa_clid",
-	"ig_account_id",     "ig_sid",
+	"client_ip_address",
+	"client_user_agent",
+	"fbc",
+	"fbp",
+	"subscription_id",
+	"fb_login_id",
+	"lead_id",
+	"anon_id",
+	"madid",
+	"page_id",
+	"page_scoped_user_id",
+	"ctwa_clid",
+	"ig_account_id",
+	"ig_sid",
 };
 
 static const char *const action_sources[] = {
-	"website",	  "app",	      "email",
-	"phone_call",	  "chat",	      "physical_store",
-	"system_generated", "business_messaging", "other",
+	"website",
+	"app",
+	"email",
+	"phone_call",
+	"chat",
+	"physical_store",
+	"system_generated",
+	"business_messaging",
+	"other",
 };
 
 static int in_list(const char *s, const char *const *list, size_t n)
@@ -299,8 +321,10 @@ static int check_user_data(const cJSON *ud, int i, char *why, size_t n)
 	const cJSON *it;
 
 	if (!cJSON_IsObject(ud) || ud->child == NULL) {
-		snprintf(why, n, "data[%d].user_data: required, with at least "
-				 "one customer information parameter", i);
+		snprintf(why, n,
+			 "data[%d].user_data: required, with at least "
+			 "one customer information parameter",
+			 i);
 		return -1;
 	}
 	cJSON_ArrayForEach(it, ud)
@@ -314,8 +338,8 @@ static int check_user_data(const cJSON *ud, int i, char *why, size_t n)
 		}
 		if (IN_LIST(it->string, plain_keys) && is_sha256(it)) {
 			snprintf(why, n,
-				 "data[%d].user_data.%s: must not be hashed",
-				 i, it->string);
+				 "data[%d].user_data.%s: must not be hashed", i,
+				 it->string);
 			return -1;
 		}
 	}
@@ -363,7 +387,8 @@ static int check_event(const cJSON *ev, int i, long skew, char *why, size_t n)
 {
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(ev, "event_name");
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(ev, "event_id");
-	const cJSON *src = cJSON_GetObjectItemCaseSensitive(ev, "action_source");
+	const cJSON *src =
+		cJSON_GetObjectItemCaseSensitive(ev, "action_source");
 	const cJSON *ch =
 		cJSON_GetObjectItemCaseSensitive(ev, "messaging_channel");
 	const cJSON *cd = cJSON_GetObjectItemCaseSensitive(ev, "custom_data");
@@ -409,8 +434,8 @@ static int check_data(const cJSON *data, long skew, char *why, size_t n)
 			 MAX_EVENTS, count);
 		return -1;
 	}
-	cJSON_ArrayForEach(ev, data) if (check_event(ev, i++, skew, why, n) != 0)
-		return -1;
+	cJSON_ArrayForEach(ev, data) if (check_event(ev, i++, skew, why, n) !=
+					 0) return -1;
 	return 0;
 }
 
@@ -454,7 +479,8 @@ static void read_form(const char *body, struct params *p)
 			size_t kl = (size_t)(eq - s);
 			char *v = form_value(eq + 1, len - kl - 1);
 
-			if (kl == 4 && strncmp(s, "data", 4) == 0 && v != NULL) {
+			if (kl == 4 && strncmp(s, "data", 4) == 0 &&
+			    v != NULL) {
 				cJSON_Delete(p->doc);
 				p->doc = cJSON_Parse(v);
 				p->data = p->doc;
@@ -493,8 +519,8 @@ static void read_params(const http_req *req, struct params *p)
 		t = cJSON_GetObjectItemCaseSensitive(p->doc, "test_event_code");
 		if (cJSON_IsString(t))
 			p->test_code = strdup(t->valuestring);
-	} else if (ct != NULL && strncmp(ct, "application/x-www-form-urlencoded",
-					 33) == 0) {
+	} else if (ct != NULL &&
+		   strncmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
 		read_form(body, p);
 	} else if (len > 0) {
 		p->bad_body = 1; /* TODO: multipart/form-data, as curl -F */
@@ -534,9 +560,10 @@ static void accept_events(struct standin *st, const struct params *p,
 
 	cJSON_ArrayForEach(ev, p->data)
 	{
-		const char *name = cJSON_GetObjectItem(ev, "event_name")
-					   ->valuestring;
-		const char *id = cJSON_GetObjectItem(ev, "event_id")->valuestring;
+		const char *name =
+			cJSON_GetObjectItem(ev, "event_name")->valuestring;
+		const char *id =
+			cJSON_GetObjectItem(ev, "event_id")->valuestring;
 		char *line = cJSON_PrintUnformatted(ev);
 
 		snprintf(key, sizeof(key), "%s\x1f%s", name, id);
@@ -553,9 +580,29 @@ static void accept_events(struct standin *st, const struct params *p,
 	st->events_received += (unsigned long)n;
 	snprintf(trace, sizeof(trace), "StandIn%lu", ++st->trace);
 	snprintf(key, sizeof(key),
-		 "{\"events_received\":%d,\"messages\":[],\"fbtrace_id\":\"%s\"}",
+		 "{\"events_received\":%d,\"messages\":[],"
+		 "\"fbtrace_id\":\"%s\"}",
 		 n, trace);
 	http_resp_json(resp, 200, key);
+}
+
+/* 1 when an event's event_id starts with the match prefix. */
+static int matches(const struct standin *st, const cJSON *data)
+{
+	size_t n = strlen(st->match);
+	const cJSON *ev;
+
+	if (n == 0)
+		return 1;
+	cJSON_ArrayForEach(ev, data)
+	{
+		const cJSON *id = cJSON_GetObjectItem(ev, "event_id");
+
+		if (cJSON_IsString(id) &&
+		    strncmp(id->valuestring, st->match, n) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* An injected failure; 1 when one was due. */
@@ -563,7 +610,7 @@ static int inject(struct standin *st, const struct params *p, http_resp *resp)
 {
 	int what;
 
-	if (st->fail_head == st->fail_tail)
+	if (st->fail_head == st->fail_tail || !matches(st, p->data))
 		return 0;
 	what = st->fails[st->fail_head++ % MAX_FAILS];
 	st->injected++;
@@ -579,8 +626,9 @@ static int inject(struct standin *st, const struct params *p, http_resp *resp)
 		graph_error(st, resp, 400, 100, 0, "OAuthException",
 			    "Invalid parameter",
 			    "stand-in: injected rejection");
-		note_rejected(st, p->data, 400, 100,
-			      "Invalid parameter: stand-in: injected rejection");
+		note_rejected(
+			st, p->data, 400, 100,
+			"Invalid parameter: stand-in: injected rejection");
 	}
 	return 1;
 }
@@ -616,11 +664,12 @@ static void h_events(const http_req *req, http_resp *resp, void *ud)
 		st->rejected_requests++;
 	} else if (inject(st, &p, resp)) {
 		/* answered */
-	} else if (p.bad_body || check_data(p.data, st->skew_s, why,
-					    sizeof(why)) != 0) {
+	} else if (p.bad_body ||
+		   check_data(p.data, st->skew_s, why, sizeof(why)) != 0) {
 		if (p.bad_body)
-			snprintf(why, sizeof(why), "body: not JSON or form "
-						   "fields");
+			snprintf(why, sizeof(why),
+				 "body: not JSON or form "
+				 "fields");
 		snprintf(msg, sizeof(msg), "(#100) %s", why);
 		graph_error(st, resp, 400, 100, 0, "OAuthException",
 			    "Invalid parameter", msg);
@@ -636,10 +685,13 @@ static void h_fail(const http_req *req, http_resp *resp, void *ud)
 {
 	struct standin *st = ud;
 	const char *seq = http_req_query(req, "seq");
+	const char *match = http_req_query(req, "match");
 	char body[64];
 	int rc;
 
 	pthread_mutex_lock(&st->mu);
+	if (match != NULL)
+		snprintf(st->match, sizeof(st->match), "%s", match);
 	rc = seq != NULL ? queue_fails(st, seq) : -1;
 	snprintf(body, sizeof(body), "{\"queued\":%zu}",
 		 st->fail_tail - st->fail_head);
@@ -664,8 +716,8 @@ static void h_stats(const http_req *req, http_resp *resp, void *ud)
 		 "\"events_received\":%lu,\"unique_events\":%zu,"
 		 "\"duplicates\":%lu,\"queued_failures\":%zu}",
 		 st->requests, st->accepted, st->rejected_requests,
-		 st->injected, st->events_received, st->seen.n,
-		 st->duplicates, st->fail_tail - st->fail_head);
+		 st->injected, st->events_received, st->seen.n, st->duplicates,
+		 st->fail_tail - st->fail_head);
 	pthread_mutex_unlock(&st->mu);
 	http_resp_json(resp, 200, body);
 }
@@ -678,7 +730,8 @@ static void usage(void)
 		"usage: meta_standin [--listen H:P] [--port-file F] "
 		"[--token T]\n"
 		"  [--record F] [--rejected F] [--skew S] [--fail-5xx N]\n"
-		"  [--fail-429 N] [--fail-code100 N] [--fail SEQ]\n");
+		"  [--fail-429 N] [--fail-code100 N] [--fail SEQ]\n"
+		"  [--fail-match PREFIX]\n");
 }
 
 static FILE *open_append(const char *path)
@@ -720,6 +773,8 @@ static int parse_args(int argc, char **argv, struct standin *st,
 			rc = queue_n(st, 100, atol(v));
 		else if (strcmp(a, "--fail") == 0)
 			rc = queue_fails(st, v);
+		else if (strcmp(a, "--fail-match") == 0)
+			snprintf(st->match, sizeof(st->match), "%s", v);
 		else
 			rc = -1;
 		if (rc != 0)

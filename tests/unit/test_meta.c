@@ -44,8 +44,7 @@ static void expect_phone(const char *in, const char *cc, const char *want,
 {
 	char out[32], hash[CAPI_HASH_LEN + 1];
 
-	assert_int_equal(capi_normalize_phone(in, cc, out, sizeof(out)),
-			 SL_OK);
+	assert_int_equal(capi_normalize_phone(in, cc, out, sizeof(out)), SL_OK);
 	assert_string_equal(out, want);
 	capi_sha256_hex(out, strlen(out), hash);
 	assert_string_equal(hash, want_hash);
@@ -195,8 +194,8 @@ static void test_encode_full_event(void **state)
 	assert_true(path_num(se, "custom_data", "score") == 4);
 	assert_string_equal(path_str(se, "custom_data", "lang", -1), "hi");
 	assert_null(cJSON_GetObjectItem(se, "phone"));
-	assert_null(cJSON_GetObjectItem(
-		cJSON_GetObjectItem(se, "custom_data"), "pincode"));
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(se, "custom_data"),
+					"pincode"));
 	cJSON_Delete(se);
 }
 
@@ -540,8 +539,8 @@ static void test_sink_stale_dead_lettered_first(void **state)
 	(void)state;
 	env_open(&e, NULL);
 	e.fake.status[0] = 200;
-	write_event(&e, 0, 10, 8 * 86400);	 /* stale */
-	write_event(&e, 0, 11, 6 * 86400);	 /* fine */
+	write_event(&e, 0, 10, 8 * 86400);	/* stale */
+	write_event(&e, 0, 11, 6 * 86400);	/* fine */
 	write_event(&e, 1, 12, 7 * 86400 + 60); /* stale */
 	assert_int_equal(e.ops->flush(e.sink, &e.io.io), SL_OK);
 	assert_int_equal(e.io.n, 2);
