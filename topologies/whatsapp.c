@@ -1013,7 +1013,13 @@ static void launch(struct wa_topo *w, struct pending *ps, int n,
 		snprintf(f->res.message, sizeof(f->res.message),
 			 "request not sent: %s", sl_strerror(rc));
 	}
-	wa_client_poll(w->client, 0);
+	/*
+	 * Push the requests out now rather than at the next tick, so the
+	 * API sees them close to when their tokens were taken (a new
+	 * connection needs a few rounds).
+	 */
+	for (int i = 0; i < 3 && n > 0; i++)
+		wa_client_poll(w->client, 1);
 }
 
 static int send_slice(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
@@ -1039,8 +1045,8 @@ static int send_slice(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
 			free(ps[i].f);
 		return rc; /* the app rolled back: nothing was sent */
 	}
-	launch(w, ps, k, mono);
-	*more = n == want && allowance(w, mono) > 0;
+	launch(w, ps, k, sl_mono_ms()); /* the commit took time */
+	*more = n == want && allowance(w, sl_mono_ms()) > 0;
 	return SL_OK;
 }
 

@@ -43,7 +43,7 @@
  *	--phone-id ID       default "1234567890"
  *	--version V         default "v21.0"
  *	--mps N             default 80
- *	--jitter-ms N       default 20
+ *	--jitter-ms N       default 50
  *	--pair-window-ms N  default 6000
  *	--latency-ms N      answer every request N ms late
  *	--bad-token         answer every request 401 (190)
@@ -669,7 +669,7 @@ int main(int argc, char **argv)
 	s.phone_id = "1234567890";
 	s.version = "v21.0";
 	s.mps = 80;
-	s.jitter_ms = 20;
+	s.jitter_ms = 50;
 	s.pair_window_ms = 6000;
 	pthread_mutex_init(&s.lock, NULL);
 	s.accepted_at = calloc(RING, sizeof(*s.accepted_at));
