@@ -35,6 +35,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,67 +97,89 @@ int capi_normalize_phone(const char *in, const char *cc, char *out, size_t n)
 	return nd >= 7 && nd <= 15 ? SL_OK : SL_EINVAL;
 }
 
-static const EVP_MD *sha256_md;
+/*
+ * SHA-256 is fetched once, and each thread keeps one digest context:
+ * EVP_Digest() would allocate, fetch and free on every call.
+ */
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha_md;
+static pthread_key_t sha_key;
+static int sha_key_ok;
 
-/* Fetch SHA-256 once: an implicit fetch on every digest costs more. */
-static const EVP_MD *sha256(void)
+static void sha_ctx_free(void *ctx)
 {
-	const EVP_MD *md = __atomic_load_n(&sha256_md, __ATOMIC_ACQUIRE);
-	EVP_MD *fetched;
-
-	if (md != NULL)
-		return md;
-	fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (fetched == NULL)
-		return EVP_sha256();
-	md = NULL;
-	if (!__atomic_compare_exchange_n(&sha256_md, &md, fetched, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		EVP_MD_free(fetched); /* another thread won */
-		return md;
-	}
-	return fetched;
+	EVP_MD_CTX_free(ctx);
 }
 
-void capi_sha256_hex(const void *data, size_t len, char *out)
+static void sha_init(void)
+{
+	sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	sha_key_ok = pthread_key_create(&sha_key, sha_ctx_free) == 0;
+}
+
+static EVP_MD_CTX *sha_ctx(void)
+{
+	EVP_MD_CTX *ctx;
+
+	pthread_once(&sha_once, sha_init);
+	if (sha_md == NULL || !sha_key_ok)
+		return NULL;
+	ctx = pthread_getspecific(sha_key);
+	if (ctx != NULL)
+		return ctx;
+	ctx = EVP_MD_CTX_new();
+	if (ctx != NULL && pthread_setspecific(sha_key, ctx) != 0) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+int capi_sha256_hex(const void *data, size_t len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = sha_ctx();
 	unsigned int n = 0;
 
-	if (!EVP_Digest(data, len, md, &n, sha256(), NULL) || n != 32) {
-		/* Only on allocation failure inside OpenSSL. */
-		memset(out, '0', CAPI_HASH_LEN);
-		out[CAPI_HASH_LEN] = '\0';
-		SL_ERROR(CAPI_COMP, "sha-256 failed");
-		return;
-	}
+	out[0] = '\0';
+	if (ctx == NULL || !EVP_DigestInit_ex2(ctx, sha_md, NULL) ||
+	    !EVP_DigestUpdate(ctx, data, len) ||
+	    !EVP_DigestFinal_ex(ctx, md, &n) || n != 32)
+		return SL_ENOMEM; /* OpenSSL fails only to allocate */
 	for (unsigned int i = 0; i < n; i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[2 * n] = '\0';
+	return SL_OK;
+}
+
+/* user_id trimmed and lowercased, in out (n bytes); its length or 0. */
+static size_t normalize_user_id(const char *user_id, char *out, size_t n)
+{
+	size_t a = 0, b = user_id != NULL ? strlen(user_id) : 0;
+
+	while (a < b && isspace((unsigned char)user_id[a]))
+		a++;
+	while (b > a && isspace((unsigned char)user_id[b - 1]))
+		b--;
+	if (b - a >= n)
+		return 0;
+	for (size_t i = a; i < b; i++)
+		out[i - a] = (char)tolower((unsigned char)user_id[i]);
+	out[b - a] = '\0';
+	return b - a;
 }
 
 int capi_hash_external_id(const char *user_id, char *out)
 {
 	char buf[256];
-	size_t a = 0, b, n;
+	size_t n = normalize_user_id(user_id, buf, sizeof(buf));
 
-	if (user_id == NULL)
+	if (n == 0)
 		return SL_EINVAL;
-	b = strlen(user_id);
-	while (a < b && isspace((unsigned char)user_id[a]))
-		a++;
-	while (b > a && isspace((unsigned char)user_id[b - 1]))
-		b--;
-	n = b - a;
-	if (n == 0 || n >= sizeof(buf))
-		return SL_EINVAL;
-	for (size_t i = 0; i < n; i++)
-		buf[i] = (char)tolower((unsigned char)user_id[a + i]);
-	capi_sha256_hex(buf, n, out);
-	return SL_OK;
+	return capi_sha256_hex(buf, n, out);
 }
 
 /* zp: lowercase, no spaces, no dashes (Meta); "" when nothing is left. */
@@ -179,15 +202,20 @@ static const char *str_field(const cJSON *obj, const char *name)
 	return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
-/* obj[name] = [hash] */
-static int add_hash(cJSON *obj, const char *name, const char *hash)
+/* obj[name] = [SHA-256 of the len bytes of value] */
+static int add_hashed(cJSON *obj, const char *name, const char *value,
+		      size_t len)
 {
-	cJSON *arr = cJSON_AddArrayToObject(obj, name);
-	cJSON *s = arr != NULL ? cJSON_CreateString(hash) : NULL;
+	char hash[CAPI_HASH_LEN + 1];
+	cJSON *arr, *str;
 
-	if (s == NULL)
+	if (capi_sha256_hex(value, len, hash) != SL_OK)
 		return SL_ENOMEM;
-	cJSON_AddItemToArray(arr, s);
+	arr = cJSON_AddArrayToObject(obj, name);
+	str = arr != NULL ? cJSON_CreateString(hash) : NULL;
+	if (str == NULL)
+		return SL_ENOMEM;
+	cJSON_AddItemToArray(arr, str);
 	return SL_OK;
 }
 
@@ -197,8 +225,9 @@ static int build_user_data(const cJSON *ev, cJSON *ud, char *why,
 {
 	const char *phone = str_field(ev, "phone");
 	const char *pin = str_field(ev, "pincode");
-	char norm[32], hash[CAPI_HASH_LEN + 1];
-	int rc;
+	char norm[32], uid[256];
+	size_t n;
+	int rc = SL_OK;
 
 	if (phone != NULL) {
 		if (capi_normalize_phone(phone, CAPI_COUNTRY_CODE, norm,
@@ -208,33 +237,38 @@ static int build_user_data(const cJSON *ev, cJSON *ud, char *why,
 				 "code");
 			return SL_EINVAL;
 		}
-		capi_sha256_hex(norm, strlen(norm), hash);
-		if ((rc = add_hash(ud, "ph", hash)) != SL_OK)
-			return rc;
+		rc = add_hashed(ud, "ph", norm, strlen(norm));
 	}
-	if (capi_hash_external_id(str_field(ev, "user_id"), hash) != SL_OK) {
+	n = normalize_user_id(str_field(ev, "user_id"), uid, sizeof(uid));
+	if (n == 0) {
 		snprintf(why, why_len, "user_id: missing or blank");
 		return SL_EINVAL;
 	}
-	if ((rc = add_hash(ud, "external_id", hash)) != SL_OK)
-		return rc;
+	if (rc == SL_OK)
+		rc = add_hashed(ud, "external_id", uid, n);
 
 	/* Country only where the number says it: +91 and 10 digits. */
-	if (phone != NULL && strlen(norm) == 12 &&
-	    strncmp(norm, "91", 2) == 0) {
-		capi_sha256_hex("in", 2, hash);
-		if ((rc = add_hash(ud, "country", hash)) != SL_OK)
-			return rc;
-	}
-	if (pin != NULL) {
+	if (rc == SL_OK && phone != NULL && strlen(norm) == 12 &&
+	    strncmp(norm, "91", 2) == 0)
+		rc = add_hashed(ud, "country", "in", 2);
+	if (rc == SL_OK && pin != NULL) {
 		normalize_zip(pin, norm, sizeof(norm));
-		if (norm[0] != '\0') {
-			capi_sha256_hex(norm, strlen(norm), hash);
-			if ((rc = add_hash(ud, "zp", hash)) != SL_OK)
-				return rc;
-		}
+		if (norm[0] != '\0')
+			rc = add_hashed(ud, "zp", norm, strlen(norm));
 	}
-	return SL_OK;
+	return rc;
+}
+
+/*
+ * obj[name] = v, printed as an integer: cJSON prints every number with
+ * "%1.15g" and reads it back to check, which costs more than the rest.
+ */
+static int add_int(cJSON *obj, const char *name, int64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lld", (long long)v);
+	return cJSON_AddRawToObject(obj, name, num) ? SL_OK : SL_ENOMEM;
 }
 
 /* custom_data: the score and language, as they are. */
@@ -242,10 +276,15 @@ static int build_custom_data(const cJSON *ev, cJSON *cd)
 {
 	const cJSON *score = cJSON_GetObjectItemCaseSensitive(ev, "score");
 	const char *lang = str_field(ev, "lang");
+	double d = cJSON_IsNumber(score) ? score->valuedouble : 0;
 
-	if (cJSON_IsNumber(score) &&
-	    !cJSON_AddNumberToObject(cd, "score", score->valuedouble))
+	if (cJSON_IsNumber(score) && d == floor(d) && fabs(d) < 1e15) {
+		if (add_int(cd, "score", (int64_t)d) != SL_OK)
+			return SL_ENOMEM;
+	} else if (cJSON_IsNumber(score) &&
+		   !cJSON_AddNumberToObject(cd, "score", d)) {
 		return SL_ENOMEM;
+	}
 	if (lang != NULL && !cJSON_AddStringToObject(cd, "lang", lang))
 		return SL_ENOMEM;
 	return SL_OK;
@@ -288,7 +327,7 @@ static int build_event(const capi_event_opts *o, const cJSON *ev, int64_t now_s,
 		return rc;
 
 	if (!cJSON_AddStringToObject(se, "event_name", o->event_name) ||
-	    !cJSON_AddNumberToObject(se, "event_time", (double)*event_time) ||
+	    add_int(se, "event_time", *event_time) != SL_OK ||
 	    !cJSON_AddStringToObject(se, "event_id", sid) ||
 	    !cJSON_AddStringToObject(se, "action_source", o->action_source))
 		return SL_ENOMEM;

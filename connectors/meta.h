@@ -89,13 +89,18 @@ int capi_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,
  */
 int capi_normalize_phone(const char *in, const char *cc, char *out, size_t n);
 
-/* SHA-256 of len bytes as 64 lowercase hex digits and a NUL in out. */
-void capi_sha256_hex(const void *data, size_t len, char *out);
+/*
+ * SHA-256 of len bytes as 64 lowercase hex digits and a NUL in out
+ * (CAPI_HASH_LEN + 1 bytes).  SL_OK, or SL_ENOMEM when OpenSSL cannot
+ * allocate (out is "" then).  Thread-safe.
+ */
+int capi_sha256_hex(const void *data, size_t len, char *out);
 
 /*
  * external_id: `user_id` without leading and trailing white space,
- * ASCII letters lowercased, hashed.  SL_OK, or SL_EINVAL when nothing
- * is left.  out holds CAPI_HASH_LEN + 1 bytes.
+ * ASCII letters lowercased, hashed.  SL_OK, SL_EINVAL when nothing is
+ * left (or 256 bytes or more are), SL_ENOMEM.  out holds CAPI_HASH_LEN
+ * + 1 bytes.
  */
 int capi_hash_external_id(const char *user_id, char *out);
 
