@@ -419,7 +419,10 @@ static long num_field(const cJSON *obj, const char *name, long dflt)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
 
-	return cJSON_IsNumber(it) ? (long)it->valuedouble : dflt;
+	/* Out of range would be undefined as a cast; no such code exists. */
+	if (!cJSON_IsNumber(it) || !(fabs(it->valuedouble) < 1e9))
+		return dflt;
+	return (long)it->valuedouble;
 }
 
 /* Fill v from a Graph error object. */

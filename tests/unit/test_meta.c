@@ -345,6 +345,12 @@ static void test_classify(void **state)
 	assert_int_equal(v.cls, CAPI_CONFIG);
 	v = classify(400, "{\"error\":{\"message\":\"bad\",\"code\":2804}}");
 	assert_int_equal(v.cls, CAPI_PERMANENT);
+	/* Absurd numbers are ignored, not cast. */
+	v = classify(400, "{\"error\":{\"message\":\"m\",\"code\":1e300,"
+			  "\"error_subcode\":-1e300}}");
+	assert_int_equal(v.code, 0);
+	assert_int_equal(v.subcode, 0);
+	assert_int_equal(v.cls, CAPI_PERMANENT);
 }
 
 /* ---- the sink over a fake transport ------------------------------ */
