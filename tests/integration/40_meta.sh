@@ -26,7 +26,8 @@
 #       sluice.reason; so are the stale one (7-day reason) and the
 #       record that is not JSON; no other event type of ours reached Meta;
 #     - one accepted event carries exactly the fields and hashes worked
-#       out here with sha256sum.
+#       out here with sha256sum; neither the token nor a phone number is
+#       in the worker's log.
 #
 # Exit 0 on success; otherwise the first failed check is named.
 set -euo pipefail
@@ -184,12 +185,20 @@ injected_at_least()
 	(($(stat_of injected) >= $1))
 }
 
+# topic_ready: user_journey exists (the worker creates it if missing).
+topic_ready()
+{
+	PARTS=$(kcat -b "$KAFKA" -L -t user_journey 2>/dev/null |
+		grep -c '^ *partition [0-9]*,' || true)
+	((PARTS > 0))
+}
+
 sentinels()
 {
 	local parts p
 
-	parts=$(kcat -b "$KAFKA" -L -t user_journey |
-		grep -c '^ *partition [0-9]*,') || fail "no user_journey"
+	wait_until 60 topic_ready || fail "no topic user_journey"
+	parts=$PARTS
 	for ((p = 0; p < parts; p++)); do
 		event screening_completed S "$p" | produce -p "$p"
 	done
@@ -331,7 +340,14 @@ check_content()
 	if grep -q '9800000007' "$TMP/accepted.jsonl"; then
 		fail "a raw phone number reached the stand-in"
 	fi
-	ok "event content and hashes as computed with sha256sum"
+	if grep -qF "$TOKEN" "$TMP/worker.log"; then
+		fail "the token is in the worker's log"
+	fi
+	if grep -q '98000000[0-9][0-9]' "$TMP/worker.log"; then
+		fail "a phone number is in the worker's log"
+	fi
+	ok "event content and hashes as computed with sha256sum; no token" \
+		"or phone in the log"
 }
 
 main()
