@@ -138,6 +138,23 @@ int wa_bucket_take(wa_bucket *b, int64_t now_ms)
 	return 1;
 }
 
+int64_t wa_bucket_wait_ms(wa_bucket *b, int64_t now_ms)
+{
+	int64_t by_tokens = 0, by_window = 0;
+	int w = window_max(b);
+
+	refill(b, now_ms);
+	if (b->tokens < 1)
+		by_tokens = (int64_t)ceil((1 - b->tokens) * 1000.0 / b->rate);
+	if (window_used(b, now_ms) >= w) {
+		/* the w-th most recent take must leave the window */
+		int idx = (b->head - w + b->cap) % b->cap;
+
+		by_window = b->taken[idx] + WA_WINDOW_MS - now_ms;
+	}
+	return by_tokens > by_window ? by_tokens : by_window;
+}
+
 /* ---- pacer ------------------------------------------------------- */
 
 int wa_pacer_init(wa_pacer *p, double rate, int64_t now_ms)
@@ -176,6 +193,19 @@ int wa_pacer_take(wa_pacer *p, int64_t now_ms)
 	if (now_ms < p->paused_until)
 		return 0;
 	return wa_bucket_take(&p->bucket, now_ms);
+}
+
+int64_t wa_pacer_wait_ms(wa_pacer *p, int64_t now_ms)
+{
+	if (now_ms < p->paused_until)
+		return p->paused_until - now_ms;
+	wa_pacer_available(p, now_ms); /* wins rate back when calm */
+	return wa_bucket_wait_ms(&p->bucket, now_ms);
+}
+
+int wa_pacer_paused(const wa_pacer *p, int64_t now_ms)
+{
+	return now_ms < p->paused_until;
 }
 
 void wa_pacer_throttled(wa_pacer *p, int64_t now_ms)
@@ -744,8 +774,12 @@ int wa_client_poll(wa_client *c, int timeout_ms)
 	CURLMsg *msg;
 	int running = 0, left;
 
-	if (c->dry || c->active == 0)
+	if (c->dry || c->active == 0) {
+		/* Nothing to move: just wait, as a caller pacing sends asks. */
+		if (timeout_ms > 0)
+			usleep((useconds_t)timeout_ms * 1000);
 		return SL_OK;
+	}
 	if (curl_multi_perform(c->multi, &running) != CURLM_OK)
 		return SL_EHTTP;
 	if (timeout_ms > 0 && running > 0) {

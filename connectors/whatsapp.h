@@ -69,6 +69,13 @@ void wa_bucket_set_rate(wa_bucket *b, double rate, int64_t now_ms);
 int wa_bucket_available(wa_bucket *b, int64_t now_ms);
 /* 1 and one token taken, or 0 when none is available now. */
 int wa_bucket_take(wa_bucket *b, int64_t now_ms);
+/*
+ * Milliseconds until a take can succeed (0: now).  A caller that sleeps
+ * this long between takes sends at the full rate; one that polls
+ * coarsely loses a little to the window, which never lets a take reuse
+ * a slot less than 1000 ms after the take before it.
+ */
+int64_t wa_bucket_wait_ms(wa_bucket *b, int64_t now_ms);
 
 typedef struct wa_pacer {
 	wa_bucket bucket;
@@ -88,6 +95,10 @@ void wa_pacer_free(wa_pacer *p);
 /* Takes possible now: 0 while paused; wins rate back when calm. */
 int wa_pacer_available(wa_pacer *p, int64_t now_ms);
 int wa_pacer_take(wa_pacer *p, int64_t now_ms);
+/* Milliseconds until a take can succeed, a pause included. */
+int64_t wa_pacer_wait_ms(wa_pacer *p, int64_t now_ms);
+/* 1 while paused after a throughput error. */
+int wa_pacer_paused(const wa_pacer *p, int64_t now_ms);
 /*
  * A throughput error (130429): pause everyone for a jittered backoff
  * (1 s, doubling up to 60 s) and halve the rate (at most once a
@@ -172,7 +183,10 @@ int wa_request_body(const wa_client *c, const wa_message *m, char **out);
  * started (bad phone number: SL_EINVAL; dry-run file: SL_EIO).
  */
 int wa_client_submit(wa_client *c, const wa_message *m, uint64_t tag);
-/* Move transfers along, waiting up to timeout_ms for activity. */
+/*
+ * Move transfers along, waiting up to timeout_ms for activity (or just
+ * sleeping that long when nothing is in flight).
+ */
 int wa_client_poll(wa_client *c, int timeout_ms);
 /* 1 and *out set for a finished send, 0 when none is ready. */
 int wa_client_result(wa_client *c, wa_result *out);

@@ -426,14 +426,25 @@ char *ws_outcome_event(const char *reminder_id, const struct ws_entry *e,
 
 /* ---- the sender (one per topology, shared by its tasks) ---------- */
 
+/*
+ * A send of this process, from its SENDING commit to the reply being
+ * recorded: first in the ready queue (durable, not yet posted), then
+ * submitted, then done (reply or synthetic result) until its task's
+ * tick applies it.  Every flight is on `flights`; ready ones also on
+ * the ready queue.
+ */
 struct flight {
-	struct flight *next;
+	struct flight *next;	   /* all flights */
+	struct flight *next_ready; /* the ready queue */
 	int32_t part;
-	int32_t attempt; /* the entry's attempts when sent */
+	int32_t attempt; /* the entry's attempts when marked SENDING */
+	int submitted;
 	int done;
 	int64_t done_mono;
 	wa_result res;
+	char phone[20];
 	char lang[12];
+	char param[16];
 	char rid[WS_RID_MAX + 1];
 };
 
@@ -454,7 +465,9 @@ struct wa_topo {
 	int auth_stopped;
 	int64_t auth_probe_at; /* mono */
 	struct flight *flights;
-	int64_t inflight;
+	struct flight *ready, **ready_tail;
+	int64_t nready;
+	int64_t inflight; /* submitted, no reply yet */
 	unsigned seed;
 	int64_t last_log;
 	long long logged_sent, logged_failed;
@@ -463,14 +476,6 @@ struct wa_topo {
 	int32_t nparts;
 	char (*rids)[WS_RID_MAX + 1]; /* SCAN_MAX index keys */
 	int64_t *times;
-};
-
-/* One batch item, copied out of the store before the commit. */
-struct pending {
-	struct flight *f;
-	char phone[20];
-	char lang[12];
-	char param[16];
 };
 
 static double jitter(struct wa_topo *w)
@@ -656,6 +661,43 @@ out:
 
 /* ---- replies ----------------------------------------------------- */
 
+static struct flight *ready_pop(struct wa_topo *w)
+{
+	struct flight *f = w->ready;
+
+	if (f == NULL)
+		return NULL;
+	w->ready = f->next_ready;
+	if (w->ready == NULL)
+		w->ready_tail = &w->ready;
+	w->nready--;
+	return f;
+}
+
+/* A flight ends without a reply of the API. */
+static void settle(struct flight *f, enum wa_class cls, const char *why,
+		   int64_t mono)
+{
+	f->done = 1;
+	f->done_mono = mono;
+	memset(&f->res, 0, sizeof(f->res));
+	f->res.cls = cls;
+	snprintf(f->res.message, sizeof(f->res.message), "%s", why);
+}
+
+/*
+ * While sending is paused or stopped, ready flights go back to QUEUED
+ * (as an uncounted throttle or auth result), so a crash then does not
+ * leave unsent reminders looking like UNKNOWN ones.
+ */
+static void drain_ready(struct wa_topo *w, enum wa_class cls, int64_t mono)
+{
+	struct flight *f;
+
+	while ((f = ready_pop(w)) != NULL)
+		settle(f, cls, "not sent: sending paused", mono);
+}
+
 static void log_throttle(struct wa_topo *w, const wa_result *r, double was)
 {
 	if (wa_pacer_rate(&w->pacer) < was)
@@ -692,6 +734,7 @@ static void harvest(struct wa_topo *w, int64_t mono)
 			count(&stats.throttled);
 			wa_pacer_throttled(&w->pacer, mono);
 			log_throttle(w, &r, was);
+			drain_ready(w, WA_THROTTLED, mono);
 			break;
 		case WA_AUTH:
 			count(&stats.auth_errors);
@@ -701,6 +744,7 @@ static void harvest(struct wa_topo *w, int64_t mono)
 				 r.code, r.message, w->auth_retry_ms);
 			w->auth_stopped = 1;
 			w->auth_probe_at = mono + w->auth_retry_ms;
+			drain_ready(w, WA_AUTH, mono);
 			break;
 		case WA_TEMPLATE:
 			count(&stats.template_errors);
@@ -926,29 +970,19 @@ static int expire(struct wa_topo *w, sl_store *st, sl_store *ix, int64_t now,
 
 /* ---- sending ----------------------------------------------------- */
 
-/* How many sends may start now. */
-static int64_t allowance(struct wa_topo *w, int64_t mono)
-{
-	int64_t n = wa_pacer_available(&w->pacer, mono);
-
-	if (w->auth_stopped)
-		n = mono >= w->auth_probe_at && n > 0 ? 1 : 0;
-	if (n > w->batch)
-		n = w->batch;
-	if (n > w->max_inflight - w->inflight)
-		n = w->max_inflight - w->inflight;
-	return n < 0 ? 0 : n;
-}
+#define READY_SPAN_MS 250 /* the ready queue holds this much sending */
+#define MAX_WAIT_MS 15	  /* most a tick sleeps for the next token */
 
 /*
- * Mark one due entry SENDING and describe its send in *p; 0 when the
- * entry was stale or expired instead.
+ * Mark one due entry SENDING and make its flight; NULL when the entry
+ * was stale or expired instead (or on error, in *rc).
  */
-static int prepare(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
-		   sl_store *ix, int32_t part, const char *rid, int64_t due,
-		   int64_t now, struct pending *p, int *rc)
+static struct flight *prepare(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
+			      sl_store *ix, int32_t part, const char *rid,
+			      int64_t due, int64_t now, int *rc)
 {
 	struct ws_entry e;
+	struct flight *f;
 
 	*rc = ix_del(ix, 'D', due, rid);
 	if (*rc == SL_OK)
@@ -956,78 +990,66 @@ static int prepare(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
 	if (*rc == SL_ENOTFOUND ||
 	    (*rc == SL_OK && e.state != WS_QUEUED && e.state != WS_RETRY_AT)) {
 		*rc = SL_OK; /* a stale index key */
-		return 0;
+		return NULL;
 	}
 	if (*rc != SL_OK)
-		return 0;
+		return NULL;
 	if (ws_expire(&e, &w->pol, now)) {
 		*rc = finish(ctx, w, st, ix, rid, &e, WS_PUB_FAILED, now);
-		return 0;
+		return NULL;
 	}
 	ws_mark_sending(&e, now);
 	*rc = save(st, rid, &e);
 	if (*rc == SL_OK)
 		*rc = ix_put(ix, 'S', 0, rid);
-	p->f = calloc(1, sizeof(*p->f));
-	if (*rc != SL_OK || p->f == NULL) {
-		free(p->f);
+	f = *rc == SL_OK ? calloc(1, sizeof(*f)) : NULL;
+	if (f == NULL) {
 		*rc = *rc != SL_OK ? *rc : SL_ENOMEM;
+		return NULL;
+	}
+	f->part = part;
+	f->attempt = e.attempts;
+	copy(f->rid, sizeof(f->rid), rid);
+	copy(f->phone, sizeof(f->phone), e.phone);
+	copy(f->lang, sizeof(f->lang), e.lang);
+	snprintf(f->param, sizeof(f->param), "%d", (int)e.step);
+	return f;
+}
+
+static void ready_push(struct wa_topo *w, struct flight *f)
+{
+	f->next = w->flights;
+	w->flights = f;
+	f->next_ready = NULL;
+	*w->ready_tail = f;
+	w->ready_tail = &f->next_ready;
+	w->nready++;
+}
+
+/* Sends to add to the ready queue now. */
+static int64_t refill_want(const struct wa_topo *w, int64_t mono)
+{
+	double rate = wa_pacer_rate(&w->pacer);
+	int64_t low = (int64_t)(rate * READY_SPAN_MS / 2000) + 1;
+	int64_t high = (int64_t)(rate * READY_SPAN_MS / 1000) + 1;
+	int64_t room = w->max_inflight - w->inflight - w->nready;
+
+	if (wa_pacer_paused(&w->pacer, mono) ||
+	    (w->auth_stopped && mono < w->auth_probe_at) || w->nready >= low)
 		return 0;
-	}
-	p->f->part = part;
-	p->f->attempt = e.attempts;
-	snprintf(p->f->rid, sizeof(p->f->rid), "%s", rid);
-	snprintf(p->f->lang, sizeof(p->f->lang), "%s", e.lang);
-	snprintf(p->phone, sizeof(p->phone), "%s", e.phone);
-	snprintf(p->lang, sizeof(p->lang), "%s", e.lang);
-	snprintf(p->param, sizeof(p->param), "%d", (int)e.step);
-	return 1;
+	if (w->auth_stopped)
+		high = 1; /* one probe */
+	high = high < w->batch ? high : w->batch;
+	high -= w->nready;
+	return high < room ? high : room;
 }
 
-/* Start the sends that were made durable. */
-static void launch(struct wa_topo *w, struct pending *ps, int n,
-		   int64_t mono)
+/* Take due entries of this partition, mark them SENDING, commit. */
+static int refill(sl_ctx *ctx, struct wa_topo *w, sl_store *st, sl_store *ix,
+		  int32_t part, int64_t now, int64_t mono, int *more)
 {
-	for (int i = 0; i < n; i++) {
-		struct flight *f = ps[i].f;
-		wa_message m = { .to = ps[i].phone,
-				 .lang = ps[i].lang,
-				 .param = ps[i].param,
-				 .callback = f->rid };
-		int rc;
-
-		wa_pacer_take(&w->pacer, mono);
-		if (w->auth_stopped)
-			w->auth_probe_at = mono + w->auth_retry_ms;
-		f->next = w->flights;
-		w->flights = f;
-		rc = wa_client_submit(w->client, &m, (uint64_t)(uintptr_t)f);
-		if (rc == SL_OK) {
-			w->inflight++;
-			continue;
-		}
-		/* Nothing went out: a result of our own. */
-		f->done = 1;
-		f->done_mono = mono;
-		f->res.cls = rc == SL_EINVAL ? WA_PERMANENT : WA_TRANSIENT;
-		snprintf(f->res.message, sizeof(f->res.message),
-			 "request not sent: %s", sl_strerror(rc));
-	}
-	/*
-	 * Push the requests out now rather than at the next tick, so the
-	 * API sees them close to when their tokens were taken (a new
-	 * connection needs a few rounds).
-	 */
-	for (int i = 0; i < 3 && n > 0; i++)
-		wa_client_poll(w->client, 1);
-}
-
-static int send_slice(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
-		      sl_store *ix, int32_t part, int64_t now, int64_t mono,
-		      int *more)
-{
-	struct pending ps[256];
-	int64_t want = allowance(w, mono);
+	struct flight *fs[256];
+	int64_t want = refill_want(w, mono);
 	int n, k = 0, rc;
 
 	if (want <= 0)
@@ -1035,19 +1057,77 @@ static int send_slice(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
 	if (want > 256)
 		want = 256;
 	rc = collect(ix, 'D', now, w->rids, w->times, (int)want, &n);
-	for (int i = 0; i < n && rc == SL_OK; i++)
-		k += prepare(ctx, w, st, ix, part, w->rids[i], w->times[i], now,
-			     &ps[k], &rc);
+	for (int i = 0; i < n && rc == SL_OK; i++) {
+		fs[k] = prepare(ctx, w, st, ix, part, w->rids[i], w->times[i],
+				now, &rc);
+		k += fs[k] != NULL;
+	}
 	if (rc == SL_OK && k > 0)
 		rc = sl_ctx_commit(ctx); /* SENDING is durable before POST */
 	if (rc != SL_OK) {
 		for (int i = 0; i < k; i++)
-			free(ps[i].f);
+			free(fs[i]);
 		return rc; /* the app rolled back: nothing was sent */
 	}
-	launch(w, ps, k, sl_mono_ms()); /* the commit took time */
-	*more = n == want && allowance(w, sl_mono_ms()) > 0;
+	for (int i = 0; i < k; i++)
+		ready_push(w, fs[i]);
+	if (n == want)
+		*more = 1;
 	return SL_OK;
+}
+
+static void submit(struct wa_topo *w, struct flight *f, int64_t mono)
+{
+	wa_message m = { .to = f->phone,
+			 .lang = f->lang,
+			 .param = f->param,
+			 .callback = f->rid };
+	int rc = wa_client_submit(w->client, &m, (uint64_t)(uintptr_t)f);
+
+	f->submitted = 1;
+	if (rc == SL_OK) {
+		w->inflight++;
+		return;
+	}
+	/* Nothing went out: a result of our own. */
+	settle(f, rc == SL_EINVAL ? WA_PERMANENT : WA_TRANSIENT,
+	       rc == SL_EINVAL ? "request not sent: bad phone number"
+			       : "request not sent",
+	       mono);
+}
+
+/*
+ * Post ready flights as tokens come, sleeping (while libcurl moves
+ * transfers) until the next one for at most MAX_WAIT_MS, so sends are
+ * spaced evenly and the window never lags behind.
+ */
+static void send_ready(struct wa_topo *w)
+{
+	int64_t mono = sl_mono_ms(), deadline = mono + MAX_WAIT_MS;
+
+	while (w->ready != NULL) {
+		int64_t wait = wa_pacer_wait_ms(&w->pacer, mono);
+
+		if (w->auth_stopped && mono < w->auth_probe_at)
+			break;
+		if (wait > 0) {
+			if (mono + wait > deadline)
+				break;
+			wa_client_poll(w->client, (int)wait);
+			mono = sl_mono_ms();
+			continue;
+		}
+		if (!wa_pacer_take(&w->pacer, mono))
+			break;
+		if (w->auth_stopped)
+			w->auth_probe_at = mono + w->auth_retry_ms;
+		submit(w, ready_pop(w), mono);
+		wa_client_poll(w->client, 0);
+		mono = sl_mono_ms();
+	}
+	/* Push new connections' requests out before the tick ends. */
+	for (int i = 0; i < 2 && w->inflight > 0; i++)
+		wa_client_poll(w->client, 1);
 }
 
 static void progress_log(struct wa_topo *w, int64_t mono)
@@ -1088,10 +1168,16 @@ static int tick(sl_ctx *ctx, int64_t clock_now, void *ud)
 	if (rc == SL_OK)
 		rc = expire(w, st, ix, now, &more);
 	if (rc == SL_OK)
-		rc = send_slice(ctx, w, st, ix, part, now, mono, &more);
+		rc = refill(ctx, w, st, ix, part, now, mono, &more);
+	if (rc == SL_OK)
+		send_ready(w);
 	progress_log(w, mono);
 	if (rc != SL_OK)
 		return rc;
+	/* Called again at once while sends wait for their tokens. */
+	if (w->ready != NULL && !wa_pacer_paused(&w->pacer, sl_mono_ms()) &&
+	    !(w->auth_stopped && sl_mono_ms() < w->auth_probe_at))
+		more = 1;
 	return more ? SL_MORE : SL_OK;
 }
 
@@ -1200,6 +1286,7 @@ static int configure(struct wa_topo *w, const sl_config *cfg, sl_errbuf *eb)
 	if (w->journey_topic == NULL)
 		return SL_ENOMEM;
 	w->now = sl_real_ms;
+	w->ready_tail = &w->ready;
 	w->rids = calloc(SCAN_MAX, sizeof(*w->rids));
 	w->times = calloc(SCAN_MAX, sizeof(*w->times));
 	if (w->rids == NULL || w->times == NULL)
