@@ -372,9 +372,15 @@ static int commit_eos(sl_app *app)
 		rd_kafka_topic_partition_list_destroy(offs);
 		return st_txn_commit(&app->txn);
 	}
-	if (offs->cnt > 0)
+	if (offs->cnt > 0) {
+		/* Current generation and member id, or the broker fences us. */
+		rd_kafka_consumer_group_metadata_t *md =
+			rd_kafka_consumer_group_metadata(app->consumer);
+
 		err = rd_kafka_send_offsets_to_transaction(app->producer, offs,
-							   app->cgmd, 30000);
+							   md, 30000);
+		rd_kafka_consumer_group_metadata_destroy(md);
+	}
 	rd_kafka_topic_partition_list_destroy(offs);
 	if (err == NULL)
 		err = rd_kafka_commit_transaction(app->producer, 60000);
@@ -598,6 +604,7 @@ static void task_start(sl_app *app, struct task *t)
 {
 	rd_kafka_topic_partition_list_t *l =
 		rd_kafka_topic_partition_list_new(1);
+	rd_kafka_error_t *e;
 	sl_ctx ctx;
 
 	task_query_position(app, t);
@@ -614,9 +621,20 @@ static void task_start(sl_app *app, struct task *t)
 		ctx.task = t;
 		app->topo->init_fn(&ctx, app->topo->init_ud);
 	}
-	rd_kafka_topic_partition_list_add(l, app->topo->source, t->partition);
+	rd_kafka_topic_partition_list_add(l, app->topo->source, t->partition)
+		->offset = t->position;
 	if (!app->paused_for_sinks)
 		rd_kafka_resume_partitions(app->consumer, l);
+	/*
+	 * A pause right after assign loses the fetch start offset in
+	 * librdkafka (its issue 2190): seek, which restarts the fetcher.
+	 */
+	e = rd_kafka_seek_partitions(app->consumer, l, 10000);
+	if (e != NULL) {
+		SL_WARN(COMP, "seek failed partition=%d err=%s",
+			(int)t->partition, rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
 	rd_kafka_topic_partition_list_destroy(l);
 	SL_INFO(COMP,
 		"task running app=%s partition=%d position=%" PRId64
@@ -896,6 +914,13 @@ static int make_producer(sl_app *app, sl_errbuf *eb)
 		snprintf(tid, sizeof(tid), "%s-%s", app->group_id,
 			 gid ? gid : sl_config_get(app->cfg, "state.dir"));
 		rc = set(conf, "transactional.id", tid, eb);
+		/*
+		 * A dead worker's open transaction blocks read_committed
+		 * readers of its partitions until the broker aborts it:
+		 * keep that short (Kafka Streams uses 10 s).
+		 */
+		if (rc == SL_OK)
+			rc = set(conf, "transaction.timeout.ms", "5000", eb);
 	}
 	if (rc == SL_OK)
 		rc = sl_kafka_conf_apply(conf, app->cfg, eb);
@@ -1077,11 +1102,6 @@ static int app_setup(sl_app *app, sl_errbuf *eb)
 			return SL_ENOMEM;
 		for (int p = 0; p < app->ntasks; p++)
 			app->clog_acked[s][p] = -1;
-	}
-	if (app->eos) {
-		app->cgmd = rd_kafka_consumer_group_metadata(app->consumer);
-		if (app->cgmd == NULL)
-			return SL_EKAFKA;
 	}
 	return globals_open(app);
 }

@@ -225,6 +225,11 @@ static const char *const extra_keys[] = {
 	"pg.pool_size",
 	"admin.listen",
 	"pincodes.file",
+	"api.threads", "api.max_connections", "api.per_ip_limit", "api.timeout",
+	"api.idempotency_ttl", "api.journey_topic", "api.reminder_topic",
+	"pg.listen_url", "pg.pool_wait", "pg.query_timeout", "pg.writers",
+	"pg.batch", "outbox.batch", "outbox.interval", "outbox.retention",
+	"outbox.notify",
 };
 
 int sl_config_load_env(sl_config *cfg, sl_errbuf *eb)

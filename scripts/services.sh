@@ -133,6 +133,9 @@ kafka_write_config()
 	share.coordinator.state.topic.replication.factor=$rf
 	share.coordinator.state.topic.min.isr=$minisr
 	group.initial.rebalance.delay.ms=0
+	# Abort a dead producer's transaction within a second of its
+	# timeout (default 10 s), so read_committed readers move on.
+	transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 	auto.create.topics.enable=false
 	EOF
 
