@@ -35,6 +35,12 @@ static const char *const defaults[][2] = {
 	{ "reminder.catchup_until", "21:00" },
 	{ "reminder.give_up_after", "7d" },
 	{ "whatsapp.rate", "80" },
+	{ "meta.api_version", "v21.0" },
+	{ "meta.event_name", "Lead" },
+	{ "meta.action_source", "system_generated" },
+	{ "meta.batch_size", "1000" },
+	{ "meta.timeout", "10s" },
+	{ "meta.backoff", "1s" },
 	{ "clock.speed", "1" },
 	{ "log.level", "info" },
 };
