@@ -213,12 +213,15 @@ void wa_pacer_throttled(wa_pacer *p, int64_t now_ms)
 	int64_t pause;
 
 	p->calm_since = now_ms;
-	if (p->last_halved != INT64_MIN && now_ms - p->last_halved < 1000)
-		return; /* another reply of the same burst */
-	p->last_halved = now_ms;
-	wa_bucket_set_rate(&p->bucket,
-			   p->bucket.rate / 2 < 1 ? 1 : p->bucket.rate / 2,
-			   now_ms);
+	if (now_ms < p->paused_until)
+		return; /* a reply to a send from before the pause */
+	if (p->last_halved == INT64_MIN || now_ms - p->last_halved >= 1000) {
+		p->last_halved = now_ms;
+		wa_bucket_set_rate(&p->bucket,
+				   p->bucket.rate / 2 < 1 ? 1
+							  : p->bucket.rate / 2,
+				   now_ms);
+	}
 	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 1000;
 	if (p->backoff_ms > WA_PACER_MAX_BACKOFF_MS)
 		p->backoff_ms = WA_PACER_MAX_BACKOFF_MS;
@@ -226,6 +229,9 @@ void wa_pacer_throttled(wa_pacer *p, int64_t now_ms)
 	pause = p->backoff_ms * 3 / 4 +
 		(int64_t)(rand_r(&p->seed) % (p->backoff_ms / 2 + 1));
 	p->paused_until = now_ms + pause;
+	/* Start again gently: one token when the pause ends. */
+	p->bucket.tokens = 1;
+	p->bucket.last_ms = p->paused_until;
 }
 
 void wa_pacer_accepted(wa_pacer *p, int64_t now_ms)

@@ -101,8 +101,10 @@ int64_t wa_pacer_wait_ms(wa_pacer *p, int64_t now_ms);
 int wa_pacer_paused(const wa_pacer *p, int64_t now_ms);
 /*
  * A throughput error (130429): pause everyone for a jittered backoff
- * (1 s, doubling up to 60 s) and halve the rate (at most once a
- * second, so the replies of one burst count once; never below 1/s).
+ * (1 s, doubling up to 60 s while errors go on) and halve the rate (at
+ * most once a second; never below 1/s).  Replies that arrive during a
+ * pause answer sends from before it and change nothing.  After the
+ * pause sending restarts with one token.
  */
 void wa_pacer_throttled(wa_pacer *p, int64_t now_ms);
 /* A message was accepted: the next throttle starts at 1 s again. */

@@ -831,11 +831,11 @@ static int apply_done(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
 
 /* ---- sweeping and expiring --------------------------------------- */
 
-static int in_flight_here(const struct wa_topo *w, int32_t part,
-			  const char *rid)
+/* A reminder id is unique across partitions: no need to match those. */
+static int in_flight_here(const struct wa_topo *w, const char *rid)
 {
 	for (const struct flight *f = w->flights; f != NULL; f = f->next)
-		if (f->part == part && strcmp(f->rid, rid) == 0)
+		if (strcmp(f->rid, rid) == 0)
 			return 1;
 	return 0;
 }
@@ -925,7 +925,7 @@ static int sweep(sl_ctx *ctx, struct wa_topo *w, sl_store *st, sl_store *ix,
 		const char *rid = w->rids[i];
 		struct ws_entry e;
 
-		if (in_flight_here(w, part, rid))
+		if (in_flight_here(w, rid))
 			continue;
 		rc = ix_del(ix, 'S', 0, rid);
 		if (rc == SL_OK)

@@ -163,13 +163,19 @@ static void test_pacer_throttle_and_recover(void **state)
 	/* 130429: halve, pause 0.75-1.25 s. */
 	wa_pacer_throttled(&p, t);
 	assert_true(wa_pacer_rate(&p) == 40);
+	assert_true(p.paused_until >= t + 750 && p.paused_until <= t + 1250);
 	assert_int_equal(wa_pacer_available(&p, t + 700), 0);
 	assert_int_equal(wa_pacer_take(&p, t + 700), 0);
-	assert_true(wa_pacer_available(&p, t + 1300) >= 1);
+	assert_int_equal(wa_pacer_wait_ms(&p, t + 700), p.paused_until - t - 700);
 
-	/* More replies of the same burst within a second count once. */
+	/* More replies during the pause change nothing. */
 	wa_pacer_throttled(&p, t + 500);
 	assert_true(wa_pacer_rate(&p) == 40);
+	assert_int_equal(p.backoff_ms, 1000);
+	/* After the pause: one token, not a burst; the next 25 ms later. */
+	assert_int_equal(wa_pacer_available(&p, p.paused_until), 1);
+	assert_int_equal(wa_pacer_take(&p, p.paused_until), 1);
+	assert_int_equal(wa_pacer_wait_ms(&p, p.paused_until), 25);
 
 	/* Another throttle later: 20/s and a longer pause (1.5-2.5 s). */
 	t += 2000;
