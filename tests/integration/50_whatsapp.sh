@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# 50_whatsapp.sh — the whatsapp topology on the real broker against the
+# Cloud API stand-in (tests/bin/wa_standin).
+#
+# On the services scripts/test.sh exports (started here when unset), with
+# a unique application.id and a source topic of its own
+# (whatsapp.topic = <app>-send_reminder, WA_PARTITIONS partitions,
+# default 3); outcomes go to user_journey, read from the test's start.
+# Phones are +919<4-digit run id><5-digit index>, so every user of this
+# run has a phone of its own.
+#
+#  A. 300 reminders, 30 of them produced twice, two undeliverable numbers
+#     (stand-in 131026), one that stopped marketing (131050) and one user
+#     with two reminders (the second hits the 6 s pair limit, 131056):
+#     - the stand-in accepts each normal reminder exactly once, and the
+#       duplicates not again (no reminder_id twice in its log);
+#     - every accepted one has reminder_sent on user_journey with the
+#       stand-in's wamid as message_id;
+#     - reminder_failed with error_code 131026 / 131050 for the others;
+#     - the pair user gets both, the second >= 6 s after the first and
+#       after a 131056, while the 300 others were sent at full speed.
+#  B. 8 forced 130429 answers, then 200 reminders: the sender logs that it
+#     slowed down; all 200 are accepted, once.
+#  C. kill -9 of the worker while 600 reminders are being sent (the
+#     stand-in answers 150 ms late, so requests are in flight), restart:
+#     no reminder_id accepted twice; every reminder either accepted or
+#     reported with error_code "unknown" (the SENDING record made durable
+#     before the request; never re-sent blindly).
+#
+# Exit 0 on success; otherwise the first failed check is named.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/scripts/lib.sh"
+cd "$ROOT"
+
+SEED=$(($(date +%s) % 100000))$((RANDOM % 10))
+RID4=$(printf '%04d' $((RANDOM % 10000)))
+APP_ID=h7wa-$SEED-$RID4
+SRC=$APP_ID-send_reminder
+PREFIX=h7wa$SEED$RID4-
+PARTS=${WA_PARTITIONS:-3}
+STANDIN=${WA_STANDIN:-$ROOT/tests/bin/wa_standin}
+TMP=$(mktemp -d /tmp/sluice-50-whatsapp.XXXXXX)
+DATE=2026-12-04
+
+fail()
+{
+	say "FAIL: $*"
+	say "(logs in $TMP; worker log tail follows)"
+	tail -n 30 "$TMP/worker.log" >&2 2>/dev/null || true
+	KEEP=1
+	exit 1
+}
+
+ok()
+{
+	say "ok: $*"
+}
+
+KEEP=0
+cleanup()
+{
+	stop_pid worker "$TMP/worker.pid" 20 2>/dev/null || true
+	stop_pid wa_standin "$TMP/standin.pid" 10 2>/dev/null || true
+	if ((KEEP == 0)); then
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+
+if [[ -z ${SLUICE_KAFKA_BOOTSTRAP_SERVERS:-} ]]; then
+	eval "$(scripts/services.sh start)"
+fi
+SLUICE_BIN=${SLUICE_BIN:-$ROOT/sluice}
+KAFKA=$SLUICE_KAFKA_BOOTSTRAP_SERVERS
+[[ -x $STANDIN ]] || make -s tests/bin/wa_standin
+[[ -x $SLUICE_BIN ]] || die "no sluice binary at $SLUICE_BIN"
+START_MS=$(now_ms)
+
+# phone I: the phone of user index I.
+phone()
+{
+	printf '+919%s%05d' "$RID4" "$1"
+}
+
+# reminder I [DATE]: one send_reminder line (key|value) for user I.
+reminder()
+{
+	local i=$1 d=${2:-$DATE}
+
+	printf '%s%d|{"reminder_id":"%s%d:%s","user_id":"%s%d",' \
+		"$PREFIX" "$i" "$PREFIX" "$i" "$d" "$PREFIX" "$i"
+	printf '"phone":"%s","lang":"%s","local_date":"%s",' \
+		"$(phone "$i")" "$( ((i % 2)) && echo hi || echo ta)" "$d"
+	printf '"pincode":"110001","step":%d,"reminder_number":1,' $((i % 5))
+	printf '"emitted_at":"%sT13:30:00Z"}\n' "$d"
+}
+
+produce()
+{
+	kcat -b "$KAFKA" -P -t "$SRC" -K'|' || fail "kcat produce failed"
+}
+
+# outcomes: this run's outcome events on user_journey, one JSON a line.
+outcomes()
+{
+	timeout 60 kcat -b "$KAFKA" -C -t user_journey -o "s@$START_MS" -e -q \
+		-f '%s\n' 2>/dev/null | grep -F "\"reminder_id\":\"$PREFIX" ||
+		true
+}
+
+# count_outcomes FROM TO: distinct reminder ids of users FROM..TO with an
+# outcome.
+count_outcomes()
+{
+	outcomes >"$TMP/out.jsonl"
+	jq -r --arg p "$PREFIX" --argjson a "$1" --argjson b "$2" '
+		.reminder_id | select(startswith($p)) | ltrimstr($p) |
+		split(":")[0] | tonumber | select(. >= $a and . <= $b)' \
+		"$TMP/out.jsonl" | sort -u | wc -l
+}
+
+standin_control()
+{
+	curl -sf -X POST "http://127.0.0.1:$PORT/_control?$1" >/dev/null ||
+		fail "stand-in control $1"
+}
+
+# started: how many times the worker log says the app started.
+started()
+{
+	grep -c "app started" "$TMP/worker.log" 2>/dev/null || true
+}
+
+start_worker()
+{
+	local before
+
+	before=$(started)
+	spawn "$TMP/worker.pid" "$TMP/worker.log" env \
+		SLUICE_KAFKA_BOOTSTRAP_SERVERS="$KAFKA" \
+		"$SLUICE_BIN" worker --config "$TMP/worker.conf" \
+		--topologies whatsapp
+	wait_until 60 eval '(( $(started) > before ))' ||
+		fail "worker did not start"
+}
+
+# ---- set-up --------------------------------------------------------------
+
+spawn "$TMP/standin.pid" "$TMP/standin.log" "$STANDIN" \
+	--port-file "$TMP/port" --log "$TMP/accepted.jsonl" \
+	--errors "$TMP/refused.jsonl" --token "tok-$SEED" \
+	--phone-id "55$SEED" --undeliverable 90001 --undeliverable 90002 \
+	--stopped 90011
+wait_until 10 test -s "$TMP/port" || fail "stand-in did not start"
+PORT=$(<"$TMP/port")
+
+cat >"$TMP/worker.conf" <<EOF
+application.id = $APP_ID
+state.dir = $TMP/state
+admin.listen = off
+topic.partitions = $PARTS
+commit.interval.ms = 500
+kafka.session.timeout.ms = 6000
+whatsapp.topic = $SRC
+whatsapp.url = http://127.0.0.1:$PORT
+whatsapp.token = tok-$SEED
+whatsapp.phone_number_id = 55$SEED
+whatsapp.template.hi = oral_reminder_hi
+whatsapp.template_lang.hi = hi
+whatsapp.template.en = oral_reminder_en
+whatsapp.template_lang.en = en_US
+whatsapp.fallback_lang = en
+EOF
+start_worker
+say "app $APP_ID, stand-in on $PORT, $PARTS partitions"
+
+# ---- A. once each, duplicates, permanent failures, pair limit ------------
+
+N=300
+{
+	for ((i = 1; i <= N; i++)); do reminder "$i"; done
+	for ((i = 1; i <= 30; i++)); do reminder "$i"; done
+	reminder 90001
+	reminder 90002
+	reminder 90011
+	reminder 90021 2026-12-03
+	reminder 90021 2026-12-04
+} | produce
+# distinct_outcomes: reminder ids of this run with an outcome.
+distinct_outcomes()
+{
+	outcomes | jq -r .reminder_id | sort -u | wc -l
+}
+# 300 + 3 failures + the pair user's two
+wait_until 90 eval '(( $(distinct_outcomes) >= N + 5 ))' ||
+	fail "A: outcomes for $(distinct_outcomes) of $((N + 5)) reminders"
+outcomes >"$TMP/out.jsonl"
+
+acc=$TMP/accepted.jsonl
+n=$(jq -s --arg p "$PREFIX" 'map(select(.reminder_id | startswith($p)))
+	| length' "$acc")
+[[ $n == $((N + 2)) ]] || fail "A: stand-in accepted $n, want $((N + 2))"
+dups=$(jq -r .reminder_id "$acc" | sort | uniq -d | head -3)
+[[ -z $dups ]] || fail "A: reminder ids accepted twice: $dups"
+for ((i = 1; i <= N; i++)); do
+	printf '%s\n' "$(phone "$i" | tr -d +)"
+done | sort >"$TMP/want_to"
+jq -r '.to' "$acc" | grep -v -e '90021$' | sort >"$TMP/got_to"
+cmp -s "$TMP/want_to" "$TMP/got_to" ||
+	fail "A: accepted phones differ from the $N expected ($(diff \
+		"$TMP/want_to" "$TMP/got_to" | head -3 | tr '\n' ' '))"
+ok "A: $N reminders accepted once each, 30 duplicates ignored"
+
+# The request shape the stand-in saw: templates by language.
+bad=$(jq -r --arg p "$PREFIX" 'select(.reminder_id | startswith($p)) |
+	select((.lang == "hi" and .template != "oral_reminder_hi") or
+	       (.lang != "hi" and (.template != "oral_reminder_en" or
+				  .lang != "en_US"))) | .reminder_id' \
+	"$acc" | head -3)
+[[ -z $bad ]] || fail "A: wrong template for $bad"
+ok "A: hi users got oral_reminder_hi/hi, ta users the fallback en_US"
+
+# reminder_sent with the stand-in's wamid, for every accepted one.
+jq -r '[.reminder_id, .wamid] | @tsv' "$acc" | sort >"$TMP/want_sent"
+jq -r 'select(.type == "reminder_sent") | [.reminder_id, .message_id] |
+	@tsv' "$TMP/out.jsonl" | sort -u >"$TMP/got_sent"
+cmp -s "$TMP/want_sent" "$TMP/got_sent" ||
+	fail "A: reminder_sent events differ from the stand-in's log ($(diff \
+		"$TMP/want_sent" "$TMP/got_sent" | head -3 | tr '\n' ' '))"
+ok "A: reminder_sent with the stand-in's wamid for all $((N + 2))"
+
+# failed_code I: error_code of user I's reminder_failed events.
+failed_code()
+{
+	jq -r --arg id "$PREFIX$1:$DATE" 'select(.reminder_id == $id and
+		.type == "reminder_failed") | .error_code' "$TMP/out.jsonl" |
+		sort -u | tr '\n' ' '
+}
+[[ $(failed_code 90001) == "131026 " ]] ||
+	fail "A: undeliverable 90001: '$(failed_code 90001)'"
+[[ $(failed_code 90002) == "131026 " ]] ||
+	fail "A: undeliverable 90002: '$(failed_code 90002)'"
+[[ $(failed_code 90011) == "131050 " ]] ||
+	fail "A: stopped 90011: '$(failed_code 90011)'"
+n=$(jq -s 'map(select(.type == "reminder_failed")) | length' \
+	"$TMP/out.jsonl")
+[[ $n == 3 ]] || fail "A: $n reminder_failed events, want 3"
+ok "A: 131026 x2 and 131050 published as reminder_failed"
+
+# The pair user: a 131056, then the second >= 6 s after the first, while
+# the others went at full speed (300 at 80/s: under 4 s plus slack).
+n=$(jq -s 'map(select(.code == 131056 and (.to | endswith("90021"))))
+	| length' "$TMP/refused.jsonl")
+((n >= 1)) || fail "A: the pair user never hit 131056"
+read -r t1 t2 < <(jq -s -r 'map(select(.to | endswith("90021")) | .t)
+	| sort | "\(.[0]) \(.[1])"' "$acc")
+((t2 - t1 >= 6000)) || fail "A: pair user's messages $((t2 - t1)) ms apart"
+read -r first last < <(jq -s -r --arg p "$PREFIX" 'map(select(
+	(.reminder_id | startswith($p)) and (.to | endswith("90021") | not))
+	| .t) | sort | "\(.[0]) \(.[-1])"' "$acc")
+span=$((last - first))
+((span <= N * 1000 / 80 + 2500)) ||
+	fail "A: $N reminders took $span ms (held up?)"
+((last < t2)) || fail "A: the pair user's retry came before the others"
+ok "A: pair user: 131056 x$n, second $((t2 - t1)) ms later;" \
+	"the others took $span ms"
+
+# ---- B. a run of 130429 slows the sender, nothing is lost ----------------
+
+standin_control "fail_130429=8"
+for ((i = 1001; i <= 1200; i++)); do reminder "$i"; done | produce
+wait_until 120 eval '(( $(count_outcomes 1001 1200) >= 200 ))' ||
+	fail "B: outcomes for $(count_outcomes 1001 1200) of 200"
+n=$(jq -s --arg p "$PREFIX" 'map(select(.reminder_id | startswith($p)
+	and (ltrimstr($p) | split(":")[0] | tonumber) >= 1001
+	and (ltrimstr($p) | split(":")[0] | tonumber) <= 1200)) | length' \
+	"$acc")
+[[ $n == 200 ]] || fail "B: stand-in accepted $n of 200"
+dups=$(jq -r .reminder_id "$acc" | sort | uniq -d | head -3)
+[[ -z $dups ]] || fail "B: reminder ids accepted twice: $dups"
+n=$(jq -s 'map(select(.code == 130429)) | length' "$TMP/refused.jsonl")
+((n >= 8)) || fail "B: only $n 130429 answers"
+grep -q "throughput limit hit, slowing down" "$TMP/worker.log" ||
+	fail "B: the sender did not log slowing down"
+grep -q 'rate=40.0/s' "$TMP/worker.log" || fail "B: rate not halved to 40"
+ok "B: $n x 130429: slowed down (rate halved), all 200 accepted once"
+
+# ---- C. kill -9 while sending, restart ------------------------------------
+
+standin_control "latency_ms=150"
+K=600
+for ((i = 2001; i <= 2000 + K; i++)); do reminder "$i"; done | produce
+sent_c()
+{
+	jq -s --arg p "$PREFIX" 'map(select(.reminder_id | startswith($p)
+		and (ltrimstr($p) | split(":")[0] | tonumber) > 2000))
+		| length' "$acc"
+}
+wait_until 60 eval '(( $(sent_c) >= 150 ))' ||
+	fail "C: sending did not start ($(sent_c) accepted)"
+kill -KILL "$(<"$TMP/worker.pid")"
+wait_until 10 eval "! pid_alive '$TMP/worker.pid'" || fail "C: still alive"
+at_kill=$(sent_c)
+((at_kill < K)) || fail "C: all $K sent before the kill; nothing to test"
+say "killed the worker with $at_kill of $K accepted"
+standin_control "latency_ms=0"
+start_worker
+wait_until 120 eval '(( $(count_outcomes 2001 $((2000 + K))) >= K ))' ||
+	fail "C: outcomes for $(count_outcomes 2001 $((2000 + K))) of $K"
+outcomes >"$TMP/out.jsonl"
+dups=$(jq -r .reminder_id "$acc" | sort | uniq -d | head -3)
+[[ -z $dups ]] || fail "C: reminder ids accepted twice: $dups"
+jq -r --arg p "$PREFIX" 'select(.reminder_id | startswith($p)) |
+	.reminder_id' "$acc" | sort -u >"$TMP/c_accepted"
+jq -r 'select(.type == "reminder_failed" and .error_code == "unknown") |
+	.reminder_id' "$TMP/out.jsonl" | sort -u >"$TMP/c_unknown"
+missing=0
+for ((i = 2001; i <= 2000 + K; i++)); do
+	id=$PREFIX$i:$DATE
+	if ! grep -qxF "$id" "$TMP/c_accepted" &&
+		! grep -qxF "$id" "$TMP/c_unknown"; then
+		missing=$((missing + 1))
+		say "missing: $id"
+	fi
+done
+((missing == 0)) || fail "C: $missing reminders neither sent nor UNKNOWN"
+n=$(sent_c)
+u=$(wc -l <"$TMP/c_unknown")
+grep -q "send outcome unknown" "$TMP/worker.log" || ((u == 0)) ||
+	fail "C: UNKNOWN published but not logged"
+ok "C: kill -9 at $at_kill/$K: $n accepted once each, $u reported" \
+	"UNKNOWN, none missing, none twice"
+say "PASS 50_whatsapp"
