@@ -650,8 +650,10 @@ static void tasks_assign(sl_app *app, rd_kafka_topic_partition_list_t *ps)
 	for (int i = 0; i < ps->cnt; i++) {
 		int32_t p = ps->elems[i].partition;
 
-		if (p >= 0 && p < app->ntasks &&
-		    restore_open_dbs(app, &app->tasks[p]) != SL_OK)
+		if (p < 0 || p >= app->ntasks)
+			continue;
+		app->tasks[p].partition = p;
+		if (restore_open_dbs(app, &app->tasks[p]) != SL_OK)
 			SL_ERROR(COMP, "cannot open stores partition=%d",
 				 (int)p);
 	}

@@ -59,6 +59,8 @@ static int setup_cluster(void **state)
 	sl_log_level = getenv("TEST_DEBUG") ? SL_LOG_DEBUG : SL_LOG_WARN;
 	rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr,
 			  sizeof(errstr));
+	rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr,
+			  sizeof(errstr));
 	host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (host == NULL)
 		return -1;
@@ -198,6 +200,12 @@ static void check_counts(const char *dir)
 				 (char *)k.mv_data);
 			snprintf(vs, sizeof(vs), "%.*s", (int)v.mv_size,
 				 (char *)v.mv_data);
+			/* each key in its own partition's database only */
+			assert_int_equal(rd_kafka_msg_partitioner_murmur2(
+						 NULL, k.mv_data, k.mv_size,
+						 PARTS, NULL, NULL),
+					 p);
+			assert_int_equal(seen[atoi(ks + 1)], 0);
 			seen[atoi(ks + 1)] = atoi(vs);
 		}
 		mdb_cursor_close(c);
