@@ -3,10 +3,10 @@
  *
  * A send, seen from the client:
  *
- *	submit ---> in flight (curl multi) --- reply ----> classified -+
- *	   |                 |                                         |
- *	   |                 +-- network error / timeout -> TRANSIENT -+--> result
- *	   +-- dry run: the request is written, "dry-<n>" -> SENT -----+    queue
+ *	submit --> in flight (curl multi) -- reply --> classified --+
+ *	  |               |                                         |
+ *	  |               +-- network error, timeout -> TRANSIENT --+-> result
+ *	  +-- dry run: request written, "dry-<n>" -----> SENT ------+   queue
  *
  * The client never retries by itself: every send yields exactly one
  * wa_result, and the caller (the whatsapp topology) decides what a
@@ -181,8 +181,8 @@ int wa_pacer_available(wa_pacer *p, int64_t now_ms)
 	    now_ms - p->calm_since >= WA_PACER_RECOVER_MS) {
 		double r = p->bucket.rate + p->max_rate / 10;
 
-		wa_bucket_set_rate(&p->bucket, r < p->max_rate ? r : p->max_rate,
-				   now_ms);
+		wa_bucket_set_rate(&p->bucket,
+				   r < p->max_rate ? r : p->max_rate, now_ms);
 		p->calm_since = now_ms;
 	}
 	return wa_bucket_available(&p->bucket, now_ms);
@@ -310,8 +310,7 @@ static const char *json_str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-void wa_classify(long http_status, const char *body, size_t len,
-		 wa_result *r)
+void wa_classify(long http_status, const char *body, size_t len, wa_result *r)
 {
 	cJSON *o = NULL;
 	const cJSON *err, *data, *msgs, *code;
@@ -455,8 +454,8 @@ static int tmpl_code_cb(const char *key, const char *value, void *ud)
 	return t ? set_dup(&t->code, value) : SL_ENOMEM;
 }
 
-void wa_client_template(const wa_client *c, const char *lang,
-			const char **name, const char **code)
+void wa_client_template(const wa_client *c, const char *lang, const char **name,
+			const char **code)
 {
 	const struct wa_tmpl *t = lang ? tmpl_find(c, lang) : NULL;
 
@@ -495,12 +494,10 @@ int wa_phone_digits(const char *phone, char *out, size_t n)
 	return k >= 8 && k <= 15 && out[0] != '0' ? SL_OK : SL_EINVAL;
 }
 
-static cJSON *body_json(const wa_client *c, const wa_message *m,
-			const char *to)
+static cJSON *body_json(const wa_client *c, const wa_message *m, const char *to)
 {
 	const char *name, *code;
-	cJSON *o = cJSON_CreateObject(), *t, *lang, *comps, *body, *params,
-	      *p;
+	cJSON *o = cJSON_CreateObject(), *t, *lang, *comps, *body, *params, *p;
 
 	wa_client_template(c, m->lang, &name, &code);
 	if (o == NULL)
@@ -836,8 +833,7 @@ static int setup_live(wa_client *c, const sl_config *cfg, sl_errbuf *eb)
 				     "whatsapp.connections: 1 to 1024");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c->multi = curl_multi_init();
-	c->headers = curl_slist_append(NULL,
-				       "Content-Type: application/json");
+	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (c->headers != NULL)
 		c->headers = curl_slist_append(c->headers, "Expect:");
 	if (c->multi == NULL || c->headers == NULL)
@@ -885,8 +881,8 @@ static int setup(wa_client *c, const sl_config *cfg, sl_errbuf *eb)
 		return sl_errbuf_set(eb, rc, "whatsapp: out of memory");
 
 	if (c->dry) {
-		c->shown_url = strdup(dr_redact_url(c->url, shown,
-						    sizeof(shown)));
+		c->shown_url =
+			strdup(dr_redact_url(c->url, shown, sizeof(shown)));
 		if (c->shown_url == NULL)
 			return sl_errbuf_set(eb, SL_ENOMEM, "out of memory");
 		return dr_open(dir ? dir : "dry-run", "whatsapp", &c->dr, eb);

@@ -48,8 +48,8 @@
 /* ---- pacing ------------------------------------------------------ */
 
 typedef struct wa_bucket {
-	double rate;	/* tokens a second now */
-	double burst;	/* most tokens held */
+	double rate;  /* tokens a second now */
+	double burst; /* most tokens held */
 	double tokens;
 	int64_t last_ms; /* when tokens were last refilled */
 	int64_t *taken;	 /* ring of the last `cap` take times */
@@ -84,7 +84,7 @@ typedef struct wa_pacer {
 	int64_t backoff_ms;   /* the last pause; doubles while throttled */
 	int64_t calm_since;   /* last throttle or rate step */
 	int64_t last_halved;
-	unsigned seed;	      /* jitter */
+	unsigned seed; /* jitter */
 } wa_pacer;
 
 #define WA_PACER_RECOVER_MS 5000 /* quiet time before each rate step */
@@ -115,19 +115,19 @@ double wa_pacer_rate(const wa_pacer *p);
 
 /* What to do after one send (connectors.md 3.3). */
 enum wa_class {
-	WA_SENT = 0,	  /* accepted; wamid set */
-	WA_THROTTLED,	  /* 130429, 80007, 4: slow down for everyone */
-	WA_PAIR_LIMIT,	  /* 131056: this recipient later, others go on */
-	WA_PERMANENT,	  /* 131026, 131050, 131049, other 4xx: give up */
-	WA_TEMPLATE,	  /* 132000, 132001, 132xxx: give up; config bug */
-	WA_AUTH,	  /* 190, 10, 200-299, 131031, 368, 131048: stop */
-	WA_TRANSIENT,	  /* 5xx, 131000, 1, 2, network: retry later */
+	WA_SENT = 0,   /* accepted; wamid set */
+	WA_THROTTLED,  /* 130429, 80007, 4: slow down for everyone */
+	WA_PAIR_LIMIT, /* 131056: this recipient later, others go on */
+	WA_PERMANENT,  /* 131026, 131050, 131049, other 4xx: give up */
+	WA_TEMPLATE,   /* 132000, 132001, 132xxx: give up; config bug */
+	WA_AUTH,       /* 190, 10, 200-299, 131031, 368, 131048: stop */
+	WA_TRANSIENT,  /* 5xx, 131000, 1, 2, network: retry later */
 };
 
 const char *wa_class_name(enum wa_class c);
 
 typedef struct wa_result {
-	uint64_t tag;	   /* as given to wa_client_submit */
+	uint64_t tag; /* as given to wa_client_submit */
 	enum wa_class cls;
 	long http_status;  /* 0: no reply */
 	int code;	   /* Cloud API error.code; 0 when none */
@@ -141,8 +141,7 @@ typedef struct wa_result {
  * is WA_SENT; otherwise error.code decides, then the status (5xx and
  * 429 are retried, other 4xx are permanent).  r->tag is left alone.
  */
-void wa_classify(long http_status, const char *body, size_t len,
-		 wa_result *r);
+void wa_classify(long http_status, const char *body, size_t len, wa_result *r);
 
 /* ---- the client -------------------------------------------------- */
 
@@ -166,8 +165,8 @@ int wa_client_dry(const wa_client *c);
  * whatsapp.template.<lang>, else the fallback language's, else
  * whatsapp.template.default.  Strings live as long as the client.
  */
-void wa_client_template(const wa_client *c, const char *lang,
-			const char **name, const char **code);
+void wa_client_template(const wa_client *c, const char *lang, const char **name,
+			const char **code);
 
 /* "+91 98765-43210" -> "919876543210"; SL_EINVAL if not 8-15 digits. */
 int wa_phone_digits(const char *phone, char *out, size_t n);

@@ -3,31 +3,37 @@
  *
  * Store "wa_sends" holds one entry per reminder_id.  Its life:
  *
- *  send_reminder                 punctuator                 reply
- *  (a known id is  +--------+  due, token, batch  +---------+  200   +------+
- *   ignored) ----->| QUEUED |-------------------->| SENDING |------->| SENT |
- *                  +--------+  written, then      +---------+        +------+
- *                    ^    ^    sl_ctx_commit(),     | | | |  131026, 131050,
- *       130429, 190  |    |    then POST            | | | |  132000, 4xx  +--------+
- *       (not counted)+----|-------------------------+ | | +------------->| FAILED |
- *                         |                           | |                +--------+
- *                         |  due    +----------+      | |  131056: 4^n s     ^
- *                         +---------| RETRY_AT |<-----+ |  5xx, network:    |
- *                                   +----------+        |  2^n s, jittered   |
- *                                         |             |                    |
- *                                         +-- attempts or give_up_after -----+
- *                                             used up (also from QUEUED)
+ *  send_reminder           refill: due, room       reply
+ *  (a known id  +--------+ in the ready queue +---------+ 200 +------+
+ *   is ignored)>| QUEUED |------------------->| SENDING |---->| SENT |
+ *               +--------+ written, then      +---------+     +------+
+ *                 ^    ^   sl_ctx_commit(),    | | | |
+ *    130429, 190  |    |   then POST at its    | | | | 131026, 131050,
+ *    (uncounted) -+----|-- token --------------+ | | | 132xxx, 4xx
+ *                      |                         | | +------------+
+ *                      | due  +----------+       | |              v
+ *                      +------| RETRY_AT |<------+ |         +--------+
+ *                             +----------+ 131056: |         | FAILED |
+ *                                  |       4^n s;  |         +--------+
+ *                                  |       5xx and |              ^
+ *                                  |       network:|              |
+ *                                  |       2^n s   |              |
+ *                                  +-- attempts or give_up_after -+
+ *                                      used up (also from QUEUED)
  *
- *        SENDING found with no send of this process in flight  +---------+
- *        (a crash, a partition that came from elsewhere, a     | UNKNOWN |
- *        rolled-back commit)  --------------------------------->+---------+
+ *   SENDING with no flight in this process (after a    +---------+
+ *   crash, a move of the partition, a rolled-back  --->| UNKNOWN |
+ *   commit), found by the sweep                        +---------+
  *
  * What holds in each state:
- * - QUEUED, RETRY_AT: never sent, or sent and answered with a retryable
- *   error; an index key D|due|id in store "wa_due" says when.
- * - SENDING: made durable (sl_ctx_commit) before the POST; index key
- *   S|id.  Exactly one POST per SENDING, tracked in memory as a flight.
- * - SENT, FAILED, UNKNOWN: final; the outcome went to user_journey in
+ * - QUEUED, RETRY_AT: not sent, or answered with a retryable error;
+ *   index key D|due|id in store "wa_due" says from when.
+ * - SENDING: durable (sl_ctx_commit) before the POST; index key S|id.
+ *   At most one POST per SENDING.  In memory it is a flight: ready
+ *   (waiting for its token), then submitted, then done (answered).
+ *   Ready flights go back to QUEUED when a 130429 pauses sending or a
+ *   190 stops it.
+ * - SENT, FAILED, UNKNOWN: final; the outcome goes to user_journey in
  *   the same commit; index key X|expiry|id removes the entry after
  *   whatsapp.keep, so a duplicate send_reminder is ignored until then.
  *
@@ -38,11 +44,15 @@
  * biz_opaque_callback_data = reminder_id) once a webhook receiver
  * exists.
  *
- * Who moves what: queue_step() creates QUEUED; tick() (a wall-clock
- * punctuator every 20 ms on each task) applies replies, sweeps SENDING
- * entries that have no flight into UNKNOWN, expires old entries and
- * starts new sends in batches.  The token bucket (wa_pacer) is shared
- * by every task of the process: one per sending number.
+ * Who moves what: queue_step() creates QUEUED.  tick(), a wall-clock
+ * punctuator on each task, applies replies, sweeps SENDING entries
+ * without a flight into UNKNOWN (at a task's first tick and every 5 s),
+ * expires old entries, refills the ready queue (one commit per refill)
+ * and posts ready flights as the pacer hands out tokens, sleeping up to
+ * MAX_WAIT_MS for the next one; it returns SL_MORE while flights wait,
+ * so sends are spaced evenly.  The pacer (a token bucket, halved on
+ * 130429) and the client are shared by the tasks of the process: one
+ * per sending number.
  *
  * Times kept in entries are real wall-clock milliseconds, not the
  * worker's injectable clock: the API's limits run on real time.
@@ -70,8 +80,8 @@
 
 #define TICK_MS 20
 #define IX_KEY_MAX (1 + 8 + WS_RID_MAX)
-#define SCAN_MAX 1024	    /* index keys read per step of a tick */
-#define MAX_IN_FLIGHT 1000  /* < SCAN_MAX: a sweep always sees past them */
+#define SCAN_MAX 1024	   /* index keys read per step of a tick */
+#define MAX_IN_FLIGHT 1000 /* < SCAN_MAX: a sweep always sees past them */
 #define EXPIRE_MAX 256
 #define SWEEP_EVERY_MS 5000
 #define STALE_FLIGHT_MS 600000
@@ -150,8 +160,8 @@ void whatsapp_write_metrics(FILE *f)
 /* ---- entries ----------------------------------------------------- */
 
 static const char *const state_names[] = {
-	[WS_QUEUED] = "QUEUED", [WS_SENDING] = "SENDING",
-	[WS_SENT] = "SENT",	[WS_FAILED] = "FAILED",
+	[WS_QUEUED] = "QUEUED",	    [WS_SENDING] = "SENDING",
+	[WS_SENT] = "SENT",	    [WS_FAILED] = "FAILED",
 	[WS_RETRY_AT] = "RETRY_AT", [WS_UNKNOWN] = "UNKNOWN",
 };
 #define NSTATES (sizeof(state_names) / sizeof(*state_names))
@@ -327,8 +337,7 @@ static void set_error(struct ws_entry *e, const wa_result *r)
 	if (r->code != 0)
 		snprintf(e->code, sizeof(e->code), "%d", r->code);
 	else if (r->http_status != 0)
-		snprintf(e->code, sizeof(e->code), "http_%ld",
-			 r->http_status);
+		snprintf(e->code, sizeof(e->code), "http_%ld", r->http_status);
 	else
 		snprintf(e->code, sizeof(e->code), "network");
 	copy(e->error, sizeof(e->error), r->message);
@@ -492,8 +501,8 @@ static size_t ix_key(char *out, char kind, int64_t t, const char *rid)
 	out[n++] = kind;
 	if (kind != 'S')
 		for (int i = 7; i >= 0; i--)
-			out[n++] = (char)(unsigned char)((uint64_t)t >>
-							 (8 * i));
+			out[n++] =
+				(char)(unsigned char)((uint64_t)t >> (8 * i));
 	memcpy(out + n, rid, rl);
 	return n + rl;
 }
@@ -543,8 +552,8 @@ static int save(sl_store *st, const char *rid, const struct ws_entry *e)
 }
 
 /* Save a final entry, index its expiry, publish its outcome. */
-static int finish(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
-		  sl_store *ix, const char *rid, const struct ws_entry *e,
+static int finish(sl_ctx *ctx, struct wa_topo *w, sl_store *st, sl_store *ix,
+		  const char *rid, const struct ws_entry *e,
 		  enum ws_publish pub, int64_t now)
 {
 	char *ev;
@@ -704,8 +713,7 @@ static void log_throttle(struct wa_topo *w, const wa_result *r, double was)
 		SL_WARN(COMP,
 			"throughput limit hit, slowing down code=%d "
 			"rate=%.1f/s pause_ms=%" PRId64,
-			r->code, wa_pacer_rate(&w->pacer),
-			w->pacer.backoff_ms);
+			r->code, wa_pacer_rate(&w->pacer), w->pacer.backoff_ms);
 }
 
 /* Take every finished send from the client; pacing reacts at once. */
@@ -738,10 +746,17 @@ static void harvest(struct wa_topo *w, int64_t mono)
 			break;
 		case WA_AUTH:
 			count(&stats.auth_errors);
-			SL_ERROR(COMP,
-				 "authentication or account error, sending "
-				 "stopped code=%d error=\"%s\" probe_in_ms=%" PRId64,
-				 r.code, r.message, w->auth_retry_ms);
+			if (!w->auth_stopped)
+				SL_ERROR(COMP,
+					 "authentication or account error, "
+					 "sending stopped code=%d "
+					 "error=\"%s\" probe_every_ms=%" PRId64,
+					 r.code, r.message, w->auth_retry_ms);
+			else if (mono >= w->auth_probe_at - 1000)
+				SL_WARN(COMP,
+					"probe failed, sending still stopped "
+					"code=%d error=\"%s\"",
+					r.code, r.message);
 			w->auth_stopped = 1;
 			w->auth_probe_at = mono + w->auth_retry_ms;
 			drain_ready(w, WA_AUTH, mono);
@@ -774,8 +789,8 @@ static void harvest(struct wa_topo *w, int64_t mono)
 }
 
 /* One finished send of this task's partition: record the outcome. */
-static int apply_one(sl_ctx *ctx, struct wa_topo *w, sl_store *st,
-		     sl_store *ix, const struct flight *f, int64_t now)
+static int apply_one(sl_ctx *ctx, struct wa_topo *w, sl_store *st, sl_store *ix,
+		     const struct flight *f, int64_t now)
 {
 	struct ws_entry e;
 	enum ws_publish pub;
@@ -1300,8 +1315,7 @@ static int configure(struct wa_topo *w, const sl_config *cfg, sl_errbuf *eb)
 }
 
 /* A source other than send_reminder (tests) is created if missing. */
-static int ensure_source(const sl_config *cfg, const char *topic,
-			 sl_errbuf *eb)
+static int ensure_source(const sl_config *cfg, const char *topic, sl_errbuf *eb)
 {
 	struct sl_topic_spec spec = { topic, 0, 0 };
 	rd_kafka_conf_t *conf;

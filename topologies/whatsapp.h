@@ -61,12 +61,12 @@ struct ws_entry {
 	char local_date[16];
 	char pincode[8];
 	int32_t step;
-	int32_t attempts;   /* sends that count toward max_attempts */
-	int32_t pair_hits;  /* 131056 replies */
-	int64_t queued_at;  /* ms, real time */
-	int64_t due;	    /* QUEUED, RETRY_AT: not before (ms) */
+	int32_t attempts;  /* sends that count toward max_attempts */
+	int32_t pair_hits; /* 131056 replies */
+	int64_t queued_at; /* ms, real time */
+	int64_t due;	   /* QUEUED, RETRY_AT: not before (ms) */
 	int64_t updated_at;
-	char code[16];	    /* the last error code: "131026", "network" */
+	char code[16]; /* the last error code: "131026", "network" */
 	char wamid[128];
 	char error[200];
 };
@@ -76,7 +76,7 @@ struct ws_policy {
 	int64_t give_up_ms;
 	int64_t retry_base_ms; /* 5xx/network: base * 2^(attempts-1) */
 	int64_t retry_max_ms;
-	int64_t pair_base_ms;  /* 131056: base * 4^(hits-1) */
+	int64_t pair_base_ms; /* 131056: base * 4^(hits-1) */
 	int64_t pair_max_ms;
 };
 

@@ -10,17 +10,23 @@
 # run has a phone of its own.
 #
 #  A. 300 reminders, 30 of them produced twice, two undeliverable numbers
-#     (stand-in 131026), one that stopped marketing (131050) and one user
-#     with two reminders (the second hits the 6 s pair limit, 131056):
+#     (stand-in 131026), one that stopped marketing (131050), one in a
+#     language whose configured template the stand-in does not know
+#     (132001) and one user with two reminders (the second hits the 6 s
+#     pair limit, 131056):
 #     - the stand-in accepts each normal reminder exactly once, and the
 #       duplicates not again (no reminder_id twice in its log);
 #     - every accepted one has reminder_sent on user_journey with the
 #       stand-in's wamid as message_id;
-#     - reminder_failed with error_code 131026 / 131050 for the others;
+#     - reminder_failed with error_code 131026 / 131050 / 132001 for the
+#       others, the last also logged as a template problem;
 #     - the pair user gets both, the second >= 6 s after the first and
 #       after a 131056, while the 300 others were sent at full speed.
 #  B. 8 forced 130429 answers, then 200 reminders: the sender logs that it
 #     slowed down; all 200 are accepted, once.
+#  D. a bad token (190): sending stops with an ERROR, nothing is accepted
+#     or given up; once the token is good again the next probe
+#     (whatsapp.auth_retry = 3s) gets through and all 20 are sent once.
 #  C. kill -9 of the worker while 600 reminders are being sent (the
 #     stand-in answers 150 ms late, so requests are in flight), restart:
 #     no reminder_id accepted twice; every reminder either accepted or
@@ -83,15 +89,20 @@ phone()
 	printf '+919%s%05d' "$RID4" "$1"
 }
 
-# reminder I [DATE]: one send_reminder line (key|value) for user I.
+# reminder I [DATE [LANG]]: one send_reminder line (key|value) for user I;
+# odd users speak hi, even ones ta (not configured: the fallback, en).
 reminder()
 {
-	local i=$1 d=${2:-$DATE}
+	local i=$1 d=${2:-$DATE} lang=${3:-}
+
+	if [[ -z $lang ]]; then
+		lang=$( ((i % 2)) && echo hi || echo ta)
+	fi
 
 	printf '%s%d|{"reminder_id":"%s%d:%s","user_id":"%s%d",' \
 		"$PREFIX" "$i" "$PREFIX" "$i" "$d" "$PREFIX" "$i"
 	printf '"phone":"%s","lang":"%s","local_date":"%s",' \
-		"$(phone "$i")" "$( ((i % 2)) && echo hi || echo ta)" "$d"
+		"$(phone "$i")" "$lang" "$d"
 	printf '"pincode":"110001","step":%d,"reminder_number":1,' $((i % 5))
 	printf '"emitted_at":"%sT13:30:00Z"}\n' "$d"
 }
@@ -118,6 +129,15 @@ count_outcomes()
 		.reminder_id | select(startswith($p)) | ltrimstr($p) |
 		split(":")[0] | tonumber | select(. >= $a and . <= $b)' \
 		"$TMP/out.jsonl" | sort -u | wc -l
+}
+
+# accepted_between A B: messages the stand-in accepted for users A..B.
+accepted_between()
+{
+	jq -s --arg p "$PREFIX" --argjson a "$1" --argjson b "$2" '
+		map(.reminder_id | select(startswith($p)) | ltrimstr($p) |
+		split(":")[0] | tonumber | select(. >= $a and . <= $b))
+		| length' "$TMP/accepted.jsonl"
 }
 
 standin_control()
@@ -151,7 +171,8 @@ spawn "$TMP/standin.pid" "$TMP/standin.log" "$STANDIN" \
 	--port-file "$TMP/port" --log "$TMP/accepted.jsonl" \
 	--errors "$TMP/refused.jsonl" --token "tok-$SEED" \
 	--phone-id "55$SEED" --undeliverable 90001 --undeliverable 90002 \
-	--stopped 90011
+	--stopped 90011 --template oral_reminder_hi:hi \
+	--template oral_reminder_en:en_US
 wait_until 10 test -s "$TMP/port" || fail "stand-in did not start"
 PORT=$(<"$TMP/port")
 
@@ -170,7 +191,9 @@ whatsapp.template.hi = oral_reminder_hi
 whatsapp.template_lang.hi = hi
 whatsapp.template.en = oral_reminder_en
 whatsapp.template_lang.en = en_US
+whatsapp.template.ml = no_such_template
 whatsapp.fallback_lang = en
+whatsapp.auth_retry = 3s
 EOF
 start_worker
 say "app $APP_ID, stand-in on $PORT, $PARTS partitions"
@@ -184,6 +207,7 @@ N=300
 	reminder 90001
 	reminder 90002
 	reminder 90011
+	reminder 90031 "$DATE" ml
 	reminder 90021 2026-12-03
 	reminder 90021 2026-12-04
 } | produce
@@ -192,9 +216,9 @@ distinct_outcomes()
 {
 	outcomes | jq -r .reminder_id | sort -u | wc -l
 }
-# 300 + 3 failures + the pair user's two
-wait_until 90 eval '(( $(distinct_outcomes) >= N + 5 ))' ||
-	fail "A: outcomes for $(distinct_outcomes) of $((N + 5)) reminders"
+# 300 + 4 failures + the pair user's two
+wait_until 90 eval '(( $(distinct_outcomes) >= N + 6 ))' ||
+	fail "A: outcomes for $(distinct_outcomes) of $((N + 6)) reminders"
 outcomes >"$TMP/out.jsonl"
 
 acc=$TMP/accepted.jsonl
@@ -243,10 +267,15 @@ failed_code()
 	fail "A: undeliverable 90002: '$(failed_code 90002)'"
 [[ $(failed_code 90011) == "131050 " ]] ||
 	fail "A: stopped 90011: '$(failed_code 90011)'"
+[[ $(failed_code 90031) == "132001 " ]] ||
+	fail "A: missing template 90031: '$(failed_code 90031)'"
+grep -q "ERROR whatsapp: template problem.*template=no_such_template" \
+	"$TMP/worker.log" || fail "A: the template problem was not logged"
 n=$(jq -s 'map(select(.type == "reminder_failed")) | length' \
 	"$TMP/out.jsonl")
-[[ $n == 3 ]] || fail "A: $n reminder_failed events, want 3"
-ok "A: 131026 x2 and 131050 published as reminder_failed"
+[[ $n == 4 ]] || fail "A: $n reminder_failed events, want 4"
+ok "A: 131026 x2, 131050 and 132001 (logged) published as" \
+	"reminder_failed"
 
 # The pair user: a 131056, then the second >= 6 s after the first, while
 # the others went at full speed (300 at 80/s: under 4 s plus slack).
@@ -272,10 +301,7 @@ standin_control "fail_130429=8"
 for ((i = 1001; i <= 1200; i++)); do reminder "$i"; done | produce
 wait_until 120 eval '(( $(count_outcomes 1001 1200) >= 200 ))' ||
 	fail "B: outcomes for $(count_outcomes 1001 1200) of 200"
-n=$(jq -s --arg p "$PREFIX" 'map(select(.reminder_id | startswith($p)
-	and (ltrimstr($p) | split(":")[0] | tonumber) >= 1001
-	and (ltrimstr($p) | split(":")[0] | tonumber) <= 1200)) | length' \
-	"$acc")
+n=$(accepted_between 1001 1200)
 [[ $n == 200 ]] || fail "B: stand-in accepted $n of 200"
 dups=$(jq -r .reminder_id "$acc" | sort | uniq -d | head -3)
 [[ -z $dups ]] || fail "B: reminder ids accepted twice: $dups"
@@ -286,6 +312,28 @@ grep -q "throughput limit hit, slowing down" "$TMP/worker.log" ||
 grep -q 'rate=40.0/s' "$TMP/worker.log" || fail "B: rate not halved to 40"
 ok "B: $n x 130429: slowed down (rate halved), all 200 accepted once"
 
+# ---- D. a bad token stops sending; a good one lets the probe through -----
+
+standin_control "bad_token=1"
+for ((i = 3001; i <= 3020; i++)); do reminder "$i"; done | produce
+wait_until 30 grep -q "ERROR whatsapp: .*sending stopped code=190" \
+	"$TMP/worker.log" ||
+	fail "D: no ERROR for the bad token"
+sleep 4 # at least one probe with the bad token
+sent_d()
+{
+	accepted_between 3001 3020
+}
+[[ $(sent_d) == 0 ]] || fail "D: $(sent_d) accepted with a bad token"
+[[ $(count_outcomes 3001 3020) == 0 ]] ||
+	fail "D: outcomes published while stopped"
+standin_control "bad_token=0"
+wait_until 60 eval '(( $(count_outcomes 3001 3020) >= 20 ))' ||
+	fail "D: $(count_outcomes 3001 3020) of 20 after the token came back"
+[[ $(sent_d) == 20 ]] || fail "D: $(sent_d) of 20 accepted"
+grep -q "sending resumed" "$TMP/worker.log" || fail "D: no resume logged"
+ok "D: 190 stopped sending (nothing lost), the probe resumed it: 20 sent"
+
 # ---- C. kill -9 while sending, restart ------------------------------------
 
 standin_control "latency_ms=150"
@@ -293,9 +341,7 @@ K=600
 for ((i = 2001; i <= 2000 + K; i++)); do reminder "$i"; done | produce
 sent_c()
 {
-	jq -s --arg p "$PREFIX" 'map(select(.reminder_id | startswith($p)
-		and (ltrimstr($p) | split(":")[0] | tonumber) > 2000))
-		| length' "$acc"
+	accepted_between 2001 $((2000 + K))
 }
 wait_until 60 eval '(( $(sent_c) >= 150 ))' ||
 	fail "C: sending did not start ($(sent_c) accepted)"

@@ -110,8 +110,8 @@ static void on_signal(int sig)
 
 /* ---- answers ----------------------------------------------------- */
 
-static const int codes[] = { 100, 190, 130429, 131026, 131050, 131056,
-			     132001, 131000 };
+static const int codes[] = { 100,    190,    130429, 131026,
+			     131050, 131056, 132001, 131000 };
 
 static int code_slot(int code)
 {
@@ -200,9 +200,9 @@ static const char *check_components(const cJSON *comps, const char **param)
 		const cJSON *params =
 			cJSON_GetObjectItemCaseSensitive(c, "parameters");
 
-		if (type == NULL || (strcmp(type, "body") != 0 &&
-				     strcmp(type, "header") != 0 &&
-				     strcmp(type, "button") != 0))
+		if (type == NULL ||
+		    (strcmp(type, "body") != 0 && strcmp(type, "header") != 0 &&
+		     strcmp(type, "button") != 0))
 			return "component type must be body, header or button";
 		if (params != NULL && !cJSON_IsArray(params))
 			return "component parameters must be an array";
@@ -413,8 +413,7 @@ static void decide(struct standin *s, http_resp *resp, const cJSON *o,
 	}
 	if (in_list(s->stopped, s->nstopped, to)) {
 		note(s, s->errors, to, rid, 400, 131050);
-		graph_error(resp, 400, 131050,
-			    "Unable to deliver the message",
+		graph_error(resp, 400, 131050, "Unable to deliver the message",
 			    "The recipient has chosen to stop receiving "
 			    "marketing messages from this business.");
 		return;
@@ -576,8 +575,8 @@ static int add(const char **list, int *n, int max, const char *v)
 	return 0;
 }
 
-static int parse(struct standin *s, int argc, char **argv,
-		 const char **listen, const char **port_file)
+static int parse(struct standin *s, int argc, char **argv, const char **listen,
+		 const char **port_file)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -656,8 +655,11 @@ int main(int argc, char **argv)
 {
 	static struct standin s;
 	const char *listen = "127.0.0.1:0", *port_file = NULL;
-	http_opts o = { .name = "wa_standin", .max_body = 65536,
-			.threads = 0, .max_conns = 1024, .timeout_s = 60 };
+	http_opts o = { .name = "wa_standin",
+			.max_body = 65536,
+			.threads = 0,
+			.max_conns = 1024,
+			.timeout_s = 60 };
 	struct sigaction sa;
 	http_server *srv = NULL;
 	sl_errbuf eb = { { 0 } };
@@ -673,8 +675,8 @@ int main(int argc, char **argv)
 	s.pair_window_ms = 6000;
 	pthread_mutex_init(&s.lock, NULL);
 	s.accepted_at = calloc(RING, sizeof(*s.accepted_at));
-	if (s.accepted_at == NULL || parse(&s, argc, argv, &listen,
-					   &port_file) != 0) {
+	if (s.accepted_at == NULL ||
+	    parse(&s, argc, argv, &listen, &port_file) != 0) {
 		usage();
 		goto out;
 	}
@@ -688,8 +690,8 @@ int main(int argc, char **argv)
 	o.listen = listen;
 	srv = http_server_new(&o, &eb);
 	if (srv == NULL ||
-	    http_route(srv, "POST", "/{version}/{phone}/messages",
-		       h_messages, &s) != SL_OK ||
+	    http_route(srv, "POST", "/{version}/{phone}/messages", h_messages,
+		       &s) != SL_OK ||
 	    http_route(srv, "POST", "/_control", h_control, &s) != SL_OK ||
 	    http_route(srv, "GET", "/_stats", h_stats, &s) != SL_OK ||
 	    http_server_start(srv, &eb) != SL_OK) {

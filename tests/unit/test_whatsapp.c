@@ -166,7 +166,8 @@ static void test_pacer_throttle_and_recover(void **state)
 	assert_true(p.paused_until >= t + 750 && p.paused_until <= t + 1250);
 	assert_int_equal(wa_pacer_available(&p, t + 700), 0);
 	assert_int_equal(wa_pacer_take(&p, t + 700), 0);
-	assert_int_equal(wa_pacer_wait_ms(&p, t + 700), p.paused_until - t - 700);
+	assert_int_equal(wa_pacer_wait_ms(&p, t + 700),
+			 p.paused_until - t - 700);
 
 	/* More replies during the pause change nothing. */
 	wa_pacer_throttled(&p, t + 500);
@@ -187,9 +188,8 @@ static void test_pacer_throttle_and_recover(void **state)
 	/* Calm: +8/s every 5 s: 20 -> 28 -> ... -> 80 after 8 steps. */
 	for (int i = 1; i <= 8; i++) {
 		wa_pacer_available(&p, t + i * 5000 + 1);
-		assert_true(wa_pacer_rate(&p) == (20 + 8 * i > 80
-							  ? 80
-							  : 20 + 8 * i));
+		assert_true(wa_pacer_rate(&p) ==
+			    (20 + 8 * i > 80 ? 80 : 20 + 8 * i));
 	}
 	assert_true(wa_pacer_rate(&p) == 80);
 
@@ -226,8 +226,8 @@ static void test_classify(void **state)
 			 "\"input\":\"919876543210\",\"wa_id\":"
 			 "\"919876543210\"}],\"messages\":[{\"id\":"
 			 "\"wamid.HBgLOTE5ODc2NTQzMjEw\"}]}";
-	const char *undeliverable = ERR(131026, "Message undeliverable",
-					"Unable to deliver");
+	const char *undeliverable =
+		ERR(131026, "Message undeliverable", "Unable to deliver");
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
@@ -235,8 +235,8 @@ static void test_classify(void **state)
 	assert_int_equal(r.cls, WA_SENT);
 	assert_string_equal(r.wamid, "wamid.HBgLOTE5ODc2NTQzMjEw");
 
-	classify(429, ERR(130429, "Rate limit hit", "throughput"),
-		 WA_THROTTLED, 130429);
+	classify(429, ERR(130429, "Rate limit hit", "throughput"), WA_THROTTLED,
+		 130429);
 	classify(400, ERR(80007, "WABA rate", "x"), WA_THROTTLED, 80007);
 	classify(400, ERR(131056, "pair rate limit hit", "x"), WA_PAIR_LIMIT,
 		 131056);
@@ -303,8 +303,7 @@ static void test_phone_digits(void **state)
 	assert_string_equal(out, "919876543210");
 	assert_int_equal(wa_phone_digits("12345", out, sizeof(out)),
 			 SL_EINVAL); /* too short */
-	assert_int_equal(wa_phone_digits("+91abc9876543210", out,
-					 sizeof(out)),
+	assert_int_equal(wa_phone_digits("+91abc9876543210", out, sizeof(out)),
 			 SL_EINVAL);
 	assert_int_equal(wa_phone_digits("09876543210", out, sizeof(out)),
 			 SL_EINVAL); /* no country code */
@@ -357,15 +356,15 @@ static void test_request_body_and_templates(void **state)
 	assert_string_equal(code, "en_US");
 
 	assert_int_equal(wa_request_body(c, &m, &body), SL_OK);
-	assert_string_equal(
-		body, "{\"messaging_product\":\"whatsapp\","
-		      "\"recipient_type\":\"individual\","
-		      "\"to\":\"919876543210\",\"type\":\"template\","
-		      "\"biz_opaque_callback_data\":\"u-1:2026-06-01\","
-		      "\"template\":{\"name\":\"reminder_hi\","
-		      "\"language\":{\"code\":\"hi_IN\"},"
-		      "\"components\":[{\"type\":\"body\",\"parameters\":"
-		      "[{\"type\":\"text\",\"text\":\"3\"}]}]}}");
+	assert_string_equal(body,
+			    "{\"messaging_product\":\"whatsapp\","
+			    "\"recipient_type\":\"individual\","
+			    "\"to\":\"919876543210\",\"type\":\"template\","
+			    "\"biz_opaque_callback_data\":\"u-1:2026-06-01\","
+			    "\"template\":{\"name\":\"reminder_hi\","
+			    "\"language\":{\"code\":\"hi_IN\"},"
+			    "\"components\":[{\"type\":\"body\",\"parameters\":"
+			    "[{\"type\":\"text\",\"text\":\"3\"}]}]}}");
 	free(body);
 
 	m.to = "not a phone";
@@ -443,9 +442,9 @@ static void test_dry_run(void **state)
 		assert_string_equal(
 			cJSON_GetObjectItem(h, "Authorization")->valuestring,
 			"Bearer ***");
-		assert_string_equal(
-			cJSON_GetObjectItem(b, "to")->valuestring,
-			lines == 0 ? "919876543210" : "14155550100");
+		assert_string_equal(cJSON_GetObjectItem(b, "to")->valuestring,
+				    lines == 0 ? "919876543210"
+					       : "14155550100");
 		assert_string_equal(
 			cJSON_GetObjectItem(o, "wamid")->valuestring,
 			lines == 0 ? "dry-1" : "dry-2");
@@ -478,8 +477,7 @@ static void h_fake(const http_req *req, http_resp *resp, void *ud)
 
 	f->requests++;
 	snprintf(f->last_auth, sizeof(f->last_auth), "%s", auth ? auth : "");
-	snprintf(f->last_path, sizeof(f->last_path), "%s",
-		 http_req_path(req));
+	snprintf(f->last_path, sizeof(f->last_path), "%s", http_req_path(req));
 	snprintf(f->last_to, sizeof(f->last_to), "%s", to ? to : "");
 	if (to != NULL && strcmp(to, "919800000001") == 0)
 		http_resp_json(resp, 400,
@@ -517,8 +515,13 @@ static void test_live_sends(void **state)
 	wa_message m = { .to = "+919800000000", .lang = "en", .param = "2" };
 	char url[64];
 	sl_config *cfg;
-	const char *kv[] = { "whatsapp.url", url, "whatsapp.token", "sekrit",
-			     "whatsapp.phone_number_id", "777", NULL };
+	const char *kv[] = { "whatsapp.url",
+			     url,
+			     "whatsapp.token",
+			     "sekrit",
+			     "whatsapp.phone_number_id",
+			     "777",
+			     NULL };
 
 	(void)state;
 	memset(&f, 0, sizeof(f));

@@ -135,8 +135,7 @@ static void test_pair_limit_backoff(void **state)
 	(void)state;
 	for (int i = 0; i < 5; i++) {
 		ws_mark_sending(&e, now);
-		assert_int_equal(ws_apply(&e, &r, &pol, now, 0.5),
-				 WS_PUB_NONE);
+		assert_int_equal(ws_apply(&e, &r, &pol, now, 0.5), WS_PUB_NONE);
 		assert_int_equal(e.state, WS_RETRY_AT);
 		assert_int_equal(e.pair_hits, i + 1);
 		assert_int_equal(e.due - now, want[i]);
@@ -170,8 +169,7 @@ static void test_transient_backoff_and_give_up(void **state)
 	r.http_status = 0;
 	for (int i = 0; i < 5; i++) {
 		ws_mark_sending(&e, now);
-		assert_int_equal(ws_apply(&e, &r, &pol, now, 0.5),
-				 WS_PUB_NONE);
+		assert_int_equal(ws_apply(&e, &r, &pol, now, 0.5), WS_PUB_NONE);
 		assert_int_equal(e.state, WS_RETRY_AT);
 		assert_int_equal(e.due - now, want[i]);
 		assert_string_equal(e.code, "network");
@@ -192,8 +190,7 @@ static void test_transient_backoff_and_give_up(void **state)
 	/* A retry that would land past give_up_after fails now. */
 	e = queued();
 	ws_mark_sending(&e, T0 + pol.give_up_ms - 500);
-	assert_int_equal(ws_apply(&e, &r, &pol, T0 + pol.give_up_ms - 500,
-				  0.5),
+	assert_int_equal(ws_apply(&e, &r, &pol, T0 + pol.give_up_ms - 500, 0.5),
 			 WS_PUB_FAILED);
 	assert_int_equal(e.state, WS_FAILED);
 }
@@ -257,15 +254,13 @@ static void test_outcome_events(void **state)
 			    "reminder_sent");
 	assert_string_equal(cJSON_GetObjectItem(o, "user_id")->valuestring,
 			    "u-42");
-	assert_string_equal(
-		cJSON_GetObjectItem(o, "reminder_id")->valuestring,
-		"u-42:2026-06-01");
+	assert_string_equal(cJSON_GetObjectItem(o, "reminder_id")->valuestring,
+			    "u-42:2026-06-01");
 	assert_string_equal(cJSON_GetObjectItem(o, "message_id")->valuestring,
 			    "wamid.ABC");
 	/* 1780000000 s is 2026-05-28T20:26:40Z. */
-	assert_string_equal(
-		cJSON_GetObjectItem(o, "occurred_at")->valuestring,
-		"2026-05-28T20:26:40.000Z");
+	assert_string_equal(cJSON_GetObjectItem(o, "occurred_at")->valuestring,
+			    "2026-05-28T20:26:40.000Z");
 	assert_null(cJSON_GetObjectItem(o, "phone")); /* never the phone */
 	assert_true(strlen(cJSON_GetObjectItem(o, "event_id")->valuestring) <=
 		    64);
