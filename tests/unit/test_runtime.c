@@ -1,8 +1,10 @@
 /*
  * test_runtime.c — the processor runtime against librdkafka's mock
- * cluster: records reach their task's store, every write is in the
- * changelog, a worker with an empty state directory restores the store
- * from the changelog, and one with its checkpoint restores nothing.
+ * cluster: records reach their task's store (and only that partition's
+ * database), every write is in the changelog, a worker with an empty
+ * state directory restores the store from the changelog, and one with
+ * its checkpoint restores nothing; daily punctuation on a manual clock
+ * in Asia/Kolkata and across America/New_York's DST changes.
  * (Semantics that the mock does not model, like transactions, are
  * tested against a real broker in tests/integration.)
  */
@@ -21,6 +23,7 @@
 
 #include "processor/app_int.h"
 #include "processor/log.h"
+#include "processor/timeutil.h"
 
 #define NKEYS 50
 #define NRECORDS 2000
@@ -259,10 +262,169 @@ static void test_process_restore_checkpoint(void **state)
 	check_counts(dirs[0]);
 }
 
+/* ---- punctuation on a manual clock ------------------------------- */
+
+static pthread_mutex_t fired_lock = PTHREAD_MUTEX_INITIALIZER;
+static int nfired;
+
+static int on_daily(sl_ctx *ctx, int64_t now, void *ud)
+{
+	(void)ctx;
+	(void)now;
+	(void)ud;
+	pthread_mutex_lock(&fired_lock);
+	nfired++;
+	pthread_mutex_unlock(&fired_lock);
+	return SL_OK;
+}
+
+static int noop_step(sl_ctx *ctx, const sl_record *rec, void *ud)
+{
+	(void)ctx;
+	(void)rec;
+	(void)ud;
+	return SL_OK;
+}
+
+static int fired(void)
+{
+	int n;
+
+	pthread_mutex_lock(&fired_lock);
+	n = nfired;
+	pthread_mutex_unlock(&fired_lock);
+	return n;
+}
+
+/* Move the clock to `iso` and check the count of firings after it. */
+static void step_clock(sl_clock *clk, const char *iso, int want)
+{
+	int64_t ms;
+
+	assert_int_equal(sl_time_parse_rfc3339(iso, &ms), SL_OK);
+	sl_clock_set(clk, ms);
+	for (int waited = 0; waited < 3000 && fired() < want; waited += 20)
+		usleep(20 * 1000);
+	usleep(300 * 1000); /* and no more than that */
+	if (fired() != want)
+		fprintf(stderr, "at %s: fired %d, want %d\n", iso, fired(),
+			want);
+	assert_int_equal(fired(), want);
+}
+
+static sl_app *start_daily(const char *app_id, const char *zone, sl_clock *clk,
+			   sl_config **cfgp, pthread_t *th, struct run *r)
+{
+	sl_config *cfg = sl_config_new();
+	sl_topology *t = sl_topology_new("daily");
+	sl_errbuf eb = { { 0 } };
+	sl_app *app = NULL;
+	int running = 0;
+
+	sl_config_set(cfg, "kafka.bootstrap.servers", bootstraps);
+	sl_config_set(cfg, "application.id", app_id);
+	sl_config_set(cfg, "state.dir", dirs[2]);
+	sl_topology_source(t, "in");
+	sl_topology_step(t, "noop", noop_step, NULL);
+	sl_topology_punctuate_daily(t, "daily", "19:00", zone, on_daily, NULL);
+	assert_int_equal(sl_app_new(cfg, t, &app, &eb), SL_OK);
+	sl_app_set_clock(app, clk);
+	r->app = app;
+	assert_int_equal(pthread_create(th, NULL, runner, r), 0);
+	for (int waited = 0; running < PARTS; waited += 100) {
+		assert_true(waited < 30000);
+		usleep(100 * 1000);
+		running = 0;
+		pthread_mutex_lock(&app->tasks_lock);
+		for (int i = 0; i < app->ntasks; i++)
+			running += app->tasks[i].state == TASK_RUNNING;
+		pthread_mutex_unlock(&app->tasks_lock);
+	}
+	*cfgp = cfg;
+	return app;
+}
+
+static void stop_daily(sl_app *app, sl_config *cfg, pthread_t th)
+{
+	sl_app_stop(app);
+	pthread_join(th, NULL);
+	sl_app_free(app);
+	sl_config_free(cfg);
+}
+
+/*
+ * 19:00 Asia/Kolkata is 13:30Z; the host's TZ (set to Los Angeles
+ * here) plays no part.  Never at start-up, once per task per day, and
+ * once (not three times) after a three-day pause.
+ */
+static void test_daily_kolkata(void **state)
+{
+	sl_config *cfg;
+	struct run r = { NULL, -1 };
+	pthread_t th;
+	sl_clock clk;
+	sl_app *app;
+	int64_t ms;
+
+	(void)state;
+	setenv("TZ", "America/Los_Angeles", 1);
+	tzset();
+	nfired = 0;
+	/* Started at 19:30 IST, after the day's 19:00: no firing now. */
+	sl_time_parse_rfc3339("2025-06-01T14:00:00Z", &ms);
+	sl_clock_init_manual(&clk, ms);
+	app = start_daily("tp-kol", "Asia/Kolkata", &clk, &cfg, &th, &r);
+	step_clock(&clk, "2025-06-01T14:00:01Z", 0);
+	step_clock(&clk, "2025-06-02T13:29:59Z", 0);
+	step_clock(&clk, "2025-06-02T13:30:00Z", PARTS);
+	step_clock(&clk, "2025-06-02T20:00:00Z", PARTS);
+	/* A pause over three 19:00s: one firing per task, not three. */
+	step_clock(&clk, "2025-06-05T14:00:00Z", 2 * PARTS);
+	step_clock(&clk, "2025-06-06T13:29:00Z", 2 * PARTS);
+	step_clock(&clk, "2025-06-06T13:30:00Z", 3 * PARTS);
+	stop_daily(app, cfg, th);
+}
+
+/*
+ * 19:00 America/New_York: EST (UTC-5) and EDT (UTC-4) days, both
+ * changes of 2025: 19:00 EST is 00:00Z the next day, 19:00 EDT 23:00Z.
+ */
+static void test_daily_new_york_dst(void **state)
+{
+	sl_config *cfg;
+	struct run r = { NULL, -1 };
+	pthread_t th;
+	sl_clock clk;
+	sl_app *app;
+	int64_t ms;
+
+	(void)state;
+	nfired = 0;
+	sl_time_parse_rfc3339("2025-03-08T17:00:00Z", &ms); /* 12:00 EST */
+	sl_clock_init_manual(&clk, ms);
+	app = start_daily("tp-ny", "America/New_York", &clk, &cfg, &th, &r);
+	/* Sat Mar 8, EST */
+	step_clock(&clk, "2025-03-08T23:59:59Z", 0);
+	step_clock(&clk, "2025-03-09T00:00:00Z", PARTS);
+	/* Sun Mar 9, clocks went forward at 02:00: 19:00 EDT = 23:00Z */
+	step_clock(&clk, "2025-03-09T22:59:59Z", PARTS);
+	step_clock(&clk, "2025-03-09T23:00:00Z", 2 * PARTS);
+	/* Sat Nov 1, EDT (after a long pause: one firing on arrival) */
+	step_clock(&clk, "2025-11-01T22:59:00Z", 3 * PARTS);
+	step_clock(&clk, "2025-11-01T23:00:00Z", 4 * PARTS);
+	/* Sun Nov 2, clocks went back at 02:00: 19:00 EST = 00:00Z Nov 3 */
+	step_clock(&clk, "2025-11-02T23:00:00Z", 4 * PARTS);
+	step_clock(&clk, "2025-11-02T23:59:59Z", 4 * PARTS);
+	step_clock(&clk, "2025-11-03T00:00:00Z", 5 * PARTS);
+	stop_daily(app, cfg, th);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_process_restore_checkpoint),
+		cmocka_unit_test(test_daily_kolkata),
+		cmocka_unit_test(test_daily_new_york_dst),
 	};
 
 	return cmocka_run_group_tests(tests, setup_cluster, teardown_cluster);
