@@ -226,3 +226,17 @@ int app_store_lookup(sl_app *app, const char *store, const char *key,
 	st_txn_abort(&rt);
 	return rc;
 }
+
+void app_running_json(sl_app *app, void *cjson_object)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	if (arr == NULL)
+		return;
+	pthread_mutex_lock(&app->tasks_lock);
+	for (int i = 0; i < app->ntasks; i++)
+		if (app->tasks[i].state == TASK_RUNNING)
+			cJSON_AddItemToArray(arr, cJSON_CreateNumber(i));
+	pthread_mutex_unlock(&app->tasks_lock);
+	cJSON_AddItemToObject(cjson_object, app->group_id, arr);
+}

@@ -191,6 +191,8 @@ const char *app_name(const sl_app *app);
 /* Adds the app's tasks to a cJSON array. */
 void app_tasks_json(sl_app *app, void *cjson_array);
 void app_write_metrics(sl_app *app, FILE *f);
+/* Adds "<app>": [running partitions] to a cJSON object. */
+void app_running_json(sl_app *app, void *cjson_object);
 /*
  * Look a key up in a store of this app: SL_OK and *json (malloc'ed),
  * SL_ENOTFOUND (no such key), SL_EUNAVAIL (the key's partition is not

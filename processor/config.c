@@ -230,7 +230,7 @@ static const char *const extra_keys[] = {
 	"worker.topologies",
 	"pg.pool_size",
 	"admin.listen",
-	"pincodes.file",
+	"pincodes.file", "admin.advertise",
 	"api.threads", "api.max_connections", "api.per_ip_limit", "api.timeout",
 	"api.idempotency_ttl", "api.journey_topic", "api.reminder_topic",
 	"pg.listen_url", "pg.pool_wait", "pg.query_timeout", "pg.writers",

@@ -12,11 +12,13 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#include <curl/curl.h>
 
 #include "api/http.h"
 #include "processor/app_int.h"
 #include "processor/cli.h"
 #include "processor/log.h"
+#include "processor/registry.h"
 #include "processor/topics.h"
 #include "topologies/analytics.h"
 #include "topologies/conversions.h"
@@ -36,6 +38,7 @@ struct worker {
 	volatile int done[MAX_APPS];
 	int napps;
 	http_server *admin;
+	sl_registry *registry;
 };
 
 static const struct {
@@ -120,12 +123,91 @@ static void h_metrics(const http_req *req, http_resp *resp, void *ud)
 	free(buf);
 }
 
+struct buf {
+	char *data;
+	size_t len;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct buf *b = ud;
+	char *d;
+
+	if (b->len + size * n > 1 << 20)
+		return 0; /* a state value is never this big */
+	d = realloc(b->data, b->len + size * n + 1);
+	if (d == NULL)
+		return 0;
+	memcpy(d + b->len, p, size * n);
+	b->data = d;
+	b->len += size * n;
+	d[b->len] = '\0';
+	return size * n;
+}
+
+/*
+ * The key's partition runs on another worker: ask it (once; a
+ * forwarded request is never forwarded again).
+ */
+static void forward(struct worker *w, const http_req *req, http_resp *resp,
+		    const char *app, int32_t part)
+{
+	char owner[256], url[1024], where[64];
+	struct curl_slist *h = NULL;
+	struct buf b = { NULL, 0 };
+	char *store = NULL, *key = NULL;
+	long status = 0;
+	CURL *c = NULL;
+
+	snprintf(where, sizeof(where), "partition %d", (int)part);
+	if (http_req_header(req, "X-Sluice-Forwarded") != NULL ||
+	    w->registry == NULL ||
+	    sl_registry_owner(w->registry, app, part, owner, sizeof(owner)) !=
+		    SL_OK) {
+		http_resp_error(resp, 503, "owner unknown (rebalancing?)",
+				"key", where);
+		return;
+	}
+	c = curl_easy_init();
+	if (c == NULL)
+		goto fail;
+	store = curl_easy_escape(c, http_req_param(req, "store"), 0);
+	key = curl_easy_escape(c, http_req_param(req, "key"), 0);
+	if (store == NULL || key == NULL)
+		goto fail;
+	snprintf(url, sizeof(url), "%s/state/%s/%s", owner, store, key);
+	h = curl_slist_append(h, "X-Sluice-Forwarded: 1");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (curl_easy_perform(c) != CURLE_OK)
+		goto fail;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	http_resp_set(resp, (int)status, "application/json",
+		      b.data ? b.data : "", b.len);
+	http_resp_header(resp, "X-Sluice-Served-By", owner);
+	goto out;
+fail:
+	http_resp_error(resp, 502, "owner did not answer", "key", where);
+out:
+	curl_free(store);
+	curl_free(key);
+	curl_slist_free_all(h);
+	if (c != NULL)
+		curl_easy_cleanup(c);
+	free(b.data);
+}
+
 static void h_state(const http_req *req, http_resp *resp, void *ud)
 {
 	struct worker *w = ud;
 	const char *store = http_req_param(req, "store");
 	const char *key = http_req_param(req, "key");
-	char *json = NULL, body[64];
+	char *json = NULL;
 	int32_t part = -1;
 
 	for (int i = 0; i < w->napps; i++) {
@@ -140,14 +222,7 @@ static void h_state(const http_req *req, http_resp *resp, void *ud)
 			http_resp_error(resp, 404, "key not found", "key",
 					NULL);
 		} else if (rc == SL_EUNAVAIL) {
-			/*
-			 * TODO: find the owning worker through the group's
-			 * assignment and fetch from it (issue 3); for now the
-			 * caller is told which partition to ask for.
-			 */
-			snprintf(body, sizeof(body), "partition %d", (int)part);
-			http_resp_error(resp, 421, "not on this worker", "key",
-					body);
+			forward(w, req, resp, app_name(w->apps[i]), part);
 		} else {
 			http_resp_error(resp, 503, sl_strerror(rc), NULL, NULL);
 		}
@@ -176,6 +251,58 @@ static int admin_start(struct worker *w, sl_errbuf *eb)
 	http_route(w->admin, "GET", "/metrics", h_metrics, w);
 	http_route(w->admin, "GET", "/state/{store}/{key}", h_state, w);
 	return http_server_start(w->admin, eb);
+}
+
+static char *running_tasks(void *ud)
+{
+	struct worker *w = ud;
+	cJSON *o = cJSON_CreateObject();
+	char *json;
+
+	if (o == NULL)
+		return NULL;
+	for (int i = 0; i < w->napps; i++)
+		app_running_json(w->apps[i], o);
+	json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return json;
+}
+
+/* Announce this worker so others can forward state queries to it. */
+static int registry_start(struct worker *w, sl_errbuf *eb)
+{
+	const char *adv = sl_config_get(w->cfg, "admin.advertise");
+	const char *inst = sl_config_get(w->cfg, "group.instance.id");
+	char url[300], id[300], host[256];
+
+	if (w->admin == NULL)
+		return SL_OK;
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (adv != NULL) {
+		snprintf(url, sizeof(url), "%s", adv);
+	} else {
+		char h[256], port[16];
+		const char *listen = sl_config_get(w->cfg, "admin.listen");
+
+		if (http_split_listen(listen, h, sizeof(h), port,
+				      sizeof(port)) != SL_OK)
+			return sl_errbuf_set(eb, SL_ECONFIG,
+					     "admin.listen: bad address");
+		if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0)
+			snprintf(h, sizeof(h), "%s", host);
+		snprintf(url, sizeof(url), "http://%s%s%s:%u",
+			 strchr(h, ':') ? "[" : "", h,
+			 strchr(h, ':') ? "]" : "",
+			 (unsigned)http_server_port(w->admin));
+	}
+	if (inst != NULL)
+		snprintf(id, sizeof(id), "%s", inst);
+	else
+		snprintf(id, sizeof(id), "%s-%ld", host, (long)getpid());
+	return sl_registry_start(w->cfg, id, url, running_tasks, w,
+				 &w->registry, eb);
 }
 
 /* ---- running ----------------------------------------------------- */
@@ -359,6 +486,8 @@ int worker_main(int argc, char **argv)
 		rc = build_apps(&w, list, &eb);
 	if (rc == SL_OK)
 		rc = admin_start(&w, &eb);
+	if (rc == SL_OK)
+		rc = registry_start(&w, &eb);
 	if (rc == SL_OK) {
 		SL_INFO(COMP, "worker started topologies=%s admin=%s",
 			list ? list : "all",
@@ -367,6 +496,7 @@ int worker_main(int argc, char **argv)
 	} else {
 		SL_ERROR(COMP, "cannot start: %s (%s)", eb.msg, sl_errname(rc));
 	}
+	sl_registry_stop(w.registry);
 	http_server_free(w.admin);
 	for (int i = 0; i < w.napps; i++)
 		sl_app_free(w.apps[i]);
