@@ -261,6 +261,36 @@ load_field()
 	tr ' ' '\n' <"$DIR/load.$1" | sed -n "s/^$2=//p"
 }
 
+# cpu_of PID: CPU seconds (user + system) the process has used.
+cpu_of()
+{
+	awk -v hz="$(getconf CLK_TCK)" '{
+		sub(/^.*\) /, "")	# fields after "pid (comm) "
+		printf "%.2f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
+
+# broker_cpu: CPU seconds of this run's own broker, or "-".
+broker_cpu()
+{
+	if ((OWN_BROKER)) && pid_alive "$KDIR/kafka.pid"; then
+		cpu_of "$(<"$KDIR/kafka.pid")"
+	else
+		echo -
+	fi
+}
+
+# cpu_put PREFIX PID B0: results PREFIX_cpu_s (the process) and
+# PREFIX_broker_cpu_s (the broker since B0).
+cpu_put()
+{
+	local b1
+
+	put "$1_cpu_s" "$(cpu_of "$2")"
+	b1=$(broker_cpu)
+	put "$1_broker_cpu_s" "$(awk -v a="$3" -v b="$b1" 'BEGIN {
+		if (a == "-" || b == "-") print "-"; else printf "%.2f\n", b - a }')"
+}
+
 # mem_of PID: "rss_kb hwm_kb anon_kb file_kb" from /proc/PID/status.
 mem_of()
 {
@@ -448,14 +478,16 @@ steady()
 # from the start; results sluice_TAG_{rate,wall_s,rss_mb,hwm_mb,...}.
 run_sluice()
 {
-	local tag=$1 g=$2 expect=$3 entries=$4 app=bench-$RUN-$1 t0 m got dl
+	local tag=$1 g=$2 expect=$3 entries=$4 app=bench-$RUN-$1 t0 m got dl b0
 
 	say "bench: sluice $tag ($g): $expect records"
+	b0=$(broker_cpu)
 	t0=$(now_ms)
 	sluice_start "sluice-$tag" "$app" "$g" "$DIR/state-$tag"
 	watch_until "sluice-$tag" "$SL_PID" "$expect" \
 		sluice_metric sluice_records_total
 	read -r -a m <<<"$(mem_of "$SL_PID")"
+	cpu_put "sluice_$tag" "$SL_PID" "$b0"
 	put "sluice_${tag}_rate" "$(rate "$expect")"
 	put "sluice_${tag}_steady" "$(steady)"
 	put "sluice_${tag}_wall_s" "$(awk -v a="$t0" -v b="$W_DONE" \
@@ -508,15 +540,17 @@ lmdb_entries()
 # run_peer TAG GUARANTEE EXPECT ENTRIES
 run_peer()
 {
-	local tag=$1 g=$2 expect=$3 entries=$4 app=peer-$RUN-$1 t0 m got name
+	local tag=$1 g=$2 expect=$3 entries=$4 app=peer-$RUN-$1 t0 m got name b0
 
 	name=peer-$tag
 	say "bench: peer $tag ($g): $expect records"
 	load "dlq-$tag" --topic "$app-dlq" --partitions "$PARTITIONS" --create
+	b0=$(broker_cpu)
 	t0=$(now_ms)
 	peer_start "$name" "$app" "$g" "$DIR/peer-state-$tag"
 	watch_until "$name" "$PEER_PID" "$expect" peer_field "$name" processed
 	read -r -a m <<<"$(mem_of "$PEER_PID")"
+	cpu_put "peer_$tag" "$PEER_PID" "$b0"
 	put "peer_${tag}_rate" "$(rate "$expect")"
 	put "peer_${tag}_steady" "$(steady)"
 	put "peer_${tag}_wall_s" "$(awk -v a="$t0" -v b="$W_DONE" \
@@ -545,6 +579,7 @@ phase_throughput()
 	expect=$(load_field mixed events)
 	entries=$(load_field mixed entries)
 	put load_mixed_rate "$(load_field mixed rate)"
+	put load_mixed_events "$expect"
 	put expect_mixed_dead "$(load_field mixed invalid)"
 	if want throughput; then
 		run_sluice alos at_least_once "$expect" "$entries"
@@ -684,6 +719,14 @@ met()
 		print ok ? "yes" : "no" }'
 }
 
+# per_m KEY: a result for the mixed load, per million events.
+per_m()
+{
+	awk -v v="$(get "$1")" -v n="$(get load_mixed_events)" 'BEGIN {
+		if (v == "-" || n == "-" || n == 0) print "-";
+		else printf "%.2f\n", v * 1000000 / n }'
+}
+
 summary()
 {
 	local r
@@ -699,6 +742,17 @@ summary()
 		row "same, first record to last (events/s)" \
 			"$(get sluice_alos_rate)" "$(get peer_alos_rate)" \
 			"$r" "(info)" "-"
+	fi
+	if want throughput; then
+		r=$(ratio "$(per_m sluice_alos_cpu_s)" "$(per_m peer_alos_cpu_s)" 3)
+		row "worker CPU per 1M events, at-least-once (s)" \
+			"$(per_m sluice_alos_cpu_s)" "$(per_m peer_alos_cpu_s)" \
+			"$r" "(info)" "-"
+		r=$(ratio "$(per_m sluice_alos_broker_cpu_s)" \
+			"$(per_m peer_alos_broker_cpu_s)" 3)
+		row "broker CPU per 1M events in those runs (s)" \
+			"$(per_m sluice_alos_broker_cpu_s)" \
+			"$(per_m peer_alos_broker_cpu_s)" "$r" "(info)" "-"
 	fi
 	if want eos; then
 		r=$(ratio "$(get sluice_eos_steady)" "$(get peer_eos_steady)")
@@ -757,7 +811,10 @@ details()
 			"peer $(get "peer_${t}_rate")/s wall $(get "peer_${t}_wall_s") s," \
 			"RSS $(get "peer_${t}_rss_mb") MB (anon $(get "peer_${t}_anon_mb")," \
 			"file $(get "peer_${t}_file_mb")), peak $(get "peer_${t}_hwm_mb") MB," \
-			"entries $(get "peer_${t}_entries"), dead letters $(get "peer_${t}_dead")"
+			"entries $(get "peer_${t}_entries"), dead letters $(get "peer_${t}_dead");" \
+			"CPU s: sluice $(get "sluice_${t}_cpu_s") (broker $(get "sluice_${t}_broker_cpu_s")," \
+			"steady $(get "sluice_${t}_steady")/s), peer $(get "peer_${t}_cpu_s")" \
+			"(broker $(get "peer_${t}_broker_cpu_s"), steady $(get "peer_${t}_steady")/s)"
 	done
 	echo "- settings: Sluice commit.interval.ms=$COMMIT_MS, librdkafka defaults;" \
 		"peer Kafka Streams 4.4.0, num.stream.threads=$PEER_THREADS," \

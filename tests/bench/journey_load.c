@@ -5,6 +5,7 @@
  *	journey_load --brokers B --topic T (--events N | --users M)
  *		     [--partitions P] [--create | --recreate] [--seed S]
  *		     [--only-started] [--invalid-permille K]
+ *	journey_load --print (--events N | --users M) [...]
  *
  * Users ("u-<seed>-<n>") are planned from a seeded generator, like
  * tests/tools/gen.c plans a campaign day: screening_started, then 0-4
@@ -25,6 +26,9 @@
  * topic under a fixed name).  Without --events and --users it only
  * makes the topic.  Stops at N events (--events) or when M users
  * are done (--users), whichever is given (both: the first reached).
+ *
+ * --print writes the events to stdout instead, one "key TAB value"
+ * line each, and the summary to stderr (for tests/bench/parse_bench.c).
  *
  * On stdout, one line of key=value: events, users, invalid, the
  * entries a journey store must hold afterwards (users started and not
@@ -61,6 +65,7 @@ typedef struct jl_opts {
 	int recreate;
 	int only_started;
 	int invalid_permille;
+	int print; /* write key TAB value lines to stdout, no Kafka */
 } jl_opts;
 
 /* One user in flight: what was planned and how far it got. */
@@ -426,10 +431,13 @@ static int jl_run(const jl_opts *o, rd_kafka_t *rk, rd_kafka_topic_t *rkt,
 				active--;
 			}
 		}
-		rc = jl_produce(rk, rkt, key, buf, len);
+		if (o->print)
+			rc = printf("%s\t%.*s\n", key, len, buf) < 0 ? -1 : 0;
+		else
+			rc = jl_produce(rk, rkt, key, buf, len);
 		c->events++;
 		c->bytes += (uint64_t)len;
-		if (c->events % 1024 == 0)
+		if (rk != NULL && c->events % 1024 == 0)
 			rd_kafka_poll(rk, 0);
 	}
 	free(users);
@@ -450,7 +458,9 @@ static void jl_usage(FILE *f)
 		   "(--events N | --users M)\n"
 		   "       [--partitions P] [--create|--recreate] [--seed S] "
 		   "[--only-started]\n"
-		   "       [--invalid-permille K]\n");
+		   "       [--invalid-permille K]\n"
+		   "       journey_load --print (--events N | --users M) "
+		   "[...]\n");
 }
 
 static int jl_args(int argc, char **argv, jl_opts *o)
@@ -466,6 +476,7 @@ static int jl_args(int argc, char **argv, jl_opts *o)
 		{ "create", no_argument, NULL, 'c' },
 		{ "recreate", no_argument, NULL, 'r' },
 		{ "only-started", no_argument, NULL, 'o' },
+		{ "print", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -506,12 +517,19 @@ static int jl_args(int argc, char **argv, jl_opts *o)
 		case 'o':
 			o->only_started = 1;
 			break;
+		case 'P':
+			o->print = 1;
+			break;
 		case 'h':
 			jl_usage(stdout);
 			exit(0);
 		default:
 			return -1;
 		}
+	}
+	if (o->print && (o->brokers == NULL || o->topic == NULL)) {
+		o->brokers = "-";
+		o->topic = "-";
 	}
 	if (o->brokers == NULL || o->topic == NULL ||
 	    (o->events == 0 && o->users == 0 && !o->create) ||
@@ -535,6 +553,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	memset(&c, 0, sizeof(c));
+	if (o.print) {
+		rc = jl_run(&o, NULL, NULL, &c) == 0 ? 0 : 1;
+		fprintf(stderr, "events=%" PRIu64 " users=%" PRIu64
+			" invalid=%" PRIu64 " entries=%" PRIu64 "\n",
+			c.events, c.users, c.invalid, c.entries);
+		return rc;
+	}
 	rk = jl_producer(&o, &c);
 	if (rk == NULL)
 		goto out;
