@@ -32,7 +32,11 @@
 #     no reminder_id accepted twice; every reminder either accepted or
 #     reported with error_code "unknown" (the SENDING record made durable
 #     before the request; never re-sent blindly).
+#  E. dry run: a worker without whatsapp.token writes each request (token
+#     redacted) to <dry_run.dir>/whatsapp.jsonl and publishes
+#     reminder_sent with message_id "dry-<n>".
 #
+# WA_KEEP=1 keeps the logs; WA_STANDIN and SLUICE_BIN name other builds.
 # Exit 0 on success; otherwise the first failed check is named.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,7 +67,7 @@ ok()
 	say "ok: $*"
 }
 
-KEEP=0
+KEEP=${WA_KEEP:-0} # 1: keep the logs in $TMP
 cleanup()
 {
 	stop_pid worker "$TMP/worker.pid" 20 2>/dev/null || true
@@ -377,4 +381,34 @@ grep -q "send outcome unknown" "$TMP/worker.log" || ((u == 0)) ||
 	fail "C: UNKNOWN published but not logged"
 ok "C: kill -9 at $at_kill/$K: $n accepted once each, $u reported" \
 	"UNKNOWN, none missing, none twice"
+
+# ---- E. dry run ------------------------------------------------------------
+
+stop_pid worker "$TMP/worker.pid" 30
+SRC=$APP_ID-dry-send_reminder
+cat >"$TMP/worker.conf" <<EOF
+application.id = $APP_ID-dry
+state.dir = $TMP/state-dry
+dry_run.dir = $TMP/dry
+admin.listen = off
+topic.partitions = $PARTS
+whatsapp.topic = $SRC
+EOF
+start_worker
+for ((i = 4001; i <= 4003; i++)); do reminder "$i"; done | produce
+wait_until 60 eval '(( $(count_outcomes 4001 4003) >= 3 ))' ||
+	fail "E: $(count_outcomes 4001 4003) of 3 dry-run outcomes"
+[[ $(wc -l <"$TMP/dry/whatsapp.jsonl") == 3 ]] ||
+	fail "E: $(wc -l <"$TMP/dry/whatsapp.jsonl") dry-run lines, want 3"
+n=$(jq -s 'map(select(.headers.Authorization == "Bearer ***" and
+	.method == "POST" and .body.type == "template" and
+	(.wamid | startswith("dry-")))) | length' "$TMP/dry/whatsapp.jsonl")
+[[ $n == 3 ]] || fail "E: dry-run lines malformed"
+outcomes >"$TMP/out.jsonl"
+n=$(jq -r --arg p "$PREFIX" 'select(.type == "reminder_sent" and
+	(.reminder_id | startswith($p + "400")) and
+	(.message_id | startswith("dry-"))) | .reminder_id' "$TMP/out.jsonl" |
+	sort -u | wc -l)
+[[ $n == 3 ]] || fail "E: $n dry-run reminder_sent events, want 3"
+ok "E: dry run wrote 3 requests and published them as sent"
 say "PASS 50_whatsapp"
