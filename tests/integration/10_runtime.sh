@@ -101,7 +101,7 @@ say "A: restart on old state: $s"
 APP=$ID-b
 IN=$APP-in
 OUT=$APP-out
-N=${RT_EVENTS:-200000}
+N=${RT_EVENTS:-1000000}
 KEYS=1000
 start w1 d1 exactly_once "$IN" "$OUT" "$APP"
 start w2 d2 exactly_once "$IN" "$OUT" "$APP"
