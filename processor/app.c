@@ -652,6 +652,7 @@ static void tasks_assign(sl_app *app, rd_kafka_topic_partition_list_t *ps)
 
 		if (p < 0 || p >= app->ntasks)
 			continue;
+		standby_drop(app, &app->tasks[p]);
 		app->tasks[p].partition = p;
 		if (restore_open_dbs(app, &app->tasks[p]) != SL_OK)
 			SL_ERROR(COMP, "cannot open stores partition=%d",
@@ -1096,6 +1097,9 @@ static int app_setup(sl_app *app, sl_errbuf *eb)
 	app->tasks = calloc((size_t)app->ntasks, sizeof(*app->tasks));
 	if (app->tasks == NULL)
 		return SL_ENOMEM;
+	app->standby_want = calloc((size_t)app->ntasks, 1);
+	if (app->standby_want == NULL)
+		return SL_ENOMEM;
 	for (int s = 0; s < app->topo->nstores; s++) {
 		if (app->changelog[s] == NULL)
 			continue;
@@ -1121,6 +1125,7 @@ int sl_app_new(const sl_config *cfg, sl_topology *topo, sl_app **out,
 	app->cfg = cfg;
 	app->topo = topo;
 	pthread_mutex_init(&app->tasks_lock, NULL);
+	pthread_mutex_init(&app->standby_lock, NULL);
 	app->io.dead_letter = sink_dead_letter;
 	app->io.runtime = app;
 	rc = sl_clock_init(&app->own_clock, cfg, eb);
@@ -1177,7 +1182,13 @@ static void loop_once(sl_app *app)
 		n++;
 	}
 	rd_kafka_poll(app->producer, 0);
-	if (restoring(app) || app->global_ready) {
+	if (atomic_load(&app->standby_changed)) {
+		if (app->txn.txn != NULL)
+			app_commit(app, 1);
+		standby_sync(app);
+	}
+	if (restoring(app) || app->global_ready ||
+	    atomic_load(&app->stats.standby_partitions) > 0) {
 		restore_poll(app, 20000, 0);
 		for (int i = 0; i < app->ntasks; i++)
 			if (app->tasks[i].state == TASK_RESTORING &&
@@ -1256,6 +1267,8 @@ void sl_app_free(sl_app *app)
 	}
 	sl_topology_free(app->topo);
 	pthread_mutex_destroy(&app->tasks_lock);
+	pthread_mutex_destroy(&app->standby_lock);
+	free(app->standby_want);
 	free(app->tasks);
 	free(app->app_id);
 	free(app->group_id);

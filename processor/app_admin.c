@@ -145,6 +145,10 @@ void app_write_metrics(sl_app *app, FILE *f)
 	       atomic_load(&s->punct_us_max));
 	metric(f, "sluice_restored_records_total", a,
 	       atomic_load(&s->restored));
+	metric(f, "sluice_standby_partitions", a,
+	       atomic_load(&s->standby_partitions));
+	metric(f, "sluice_standby_records_total", a,
+	       atomic_load(&s->standby_applied));
 	metric(f, "sluice_sink_batches_total", a,
 	       atomic_load(&s->sink_flushes));
 	metric(f, "sluice_sink_errors_total", a, atomic_load(&s->sink_errors));

@@ -68,6 +68,7 @@ struct task {
 	int64_t restored;
 	int64_t restore_started_ms;
 	struct task_punct punct[TOPO_MAX_PUNCT];
+	int standby; /* a warm copy kept while another worker runs it */
 	/* published at each commit under tasks_lock, for the admin API */
 	int64_t pub_position;
 	int64_t pub_end;
@@ -84,6 +85,8 @@ struct app_stats {
 	atomic_llong punct_us_total;
 	atomic_llong punct_us_max;
 	atomic_llong restored;
+	atomic_llong standby_applied;
+	atomic_int standby_partitions;
 	atomic_llong sink_flushes;
 	atomic_llong sink_errors;
 	atomic_llong produced;
@@ -132,6 +135,11 @@ struct sl_app {
 	int64_t sink_backoff_ms;
 	int paused_for_sinks;
 
+	/* standby replicas: wanted (set by the worker), kept (app thread) */
+	pthread_mutex_t standby_lock;
+	unsigned char *standby_want;
+	atomic_int standby_changed;
+
 	int64_t last_commit_ms;
 	int dirty;
 	atomic_int stop;
@@ -174,6 +182,15 @@ int app_dead_letter(sl_app *app, const sl_record *rec, const char *topology,
 
 /* Share a clock between the apps of one worker; tests inject theirs. */
 void sl_app_set_clock(sl_app *app, const sl_clock *clock);
+
+/*
+ * Standby replicas (restore.c): the worker says which partitions this
+ * app should keep warm copies of (from any thread); the app thread
+ * follows their changelogs while it does not run them.
+ */
+void app_set_standby(sl_app *app, const int32_t *parts, int n);
+void standby_sync(sl_app *app);
+void standby_drop(sl_app *app, struct task *t);
 
 /* restore.c; restore_open_dbs needs no write txn open in this thread. */
 int restore_open_dbs(sl_app *app, struct task *t);

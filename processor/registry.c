@@ -261,6 +261,44 @@ int sl_registry_owner(sl_registry *r, const char *app, int32_t partition,
 	return rc;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	return strcmp((*(const struct entry *const *)a)->id,
+		      (*(const struct entry *const *)b)->id);
+}
+
+int sl_registry_standbys(sl_registry *r, const char *app, int replicas,
+			 int32_t *out, int max)
+{
+	struct entry *live[MAX_WORKERS];
+	int64_t now = sl_mono_ms();
+	int n = 0, self = -1, count = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (int i = 0; i < r->n; i++)
+		if (now - r->entries[i].seen_ms <= REGISTRY_STALE_MS)
+			live[n++] = &r->entries[i];
+	qsort(live, (size_t)n, sizeof(*live), by_id);
+	for (int i = 0; i < n; i++)
+		if (strcmp(live[i]->id, r->self) == 0)
+			self = i;
+	for (int o = 0; o < n && self >= 0; o++) {
+		const cJSON *parts, *p;
+		int dist = (self - o + n) % n; /* how far after the owner */
+
+		if (o == self || dist == 0 || dist > replicas)
+			continue;
+		parts = cJSON_GetObjectItemCaseSensitive(live[o]->tasks, app);
+		cJSON_ArrayForEach(p, parts)
+		{
+			if (cJSON_IsNumber(p) && count < max)
+				out[count++] = p->valueint;
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	return count;
+}
+
 void sl_registry_stop(sl_registry *r)
 {
 	if (r == NULL)

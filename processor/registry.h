@@ -42,6 +42,15 @@ int sl_registry_start(const sl_config *cfg, const char *self_id,
 int sl_registry_owner(sl_registry *r, const char *app, int32_t partition,
 		      char *url, size_t n);
 
+/*
+ * The partitions of `app` this worker should keep standby replicas of:
+ * for each partition another live worker runs, the `replicas` workers
+ * that follow the owner in worker-id order keep a copy.  Writes at most
+ * max partitions to out; returns how many.
+ */
+int sl_registry_standbys(sl_registry *r, const char *app, int replicas,
+			 int32_t *out, int max);
+
 /* Withdraw this worker's entry and stop. NULL is a no-op. */
 void sl_registry_stop(sl_registry *r);
 

@@ -195,6 +195,15 @@ static void changelog_record(sl_app *app, int s, rd_kafka_message_t *m)
 {
 	struct task *t = &app->tasks[m->partition];
 
+	if (t->state == TASK_NONE && t->standby) {
+		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    apply(app, t->dbi[s], m) == SL_OK) {
+			t->restore_pos[s] = m->offset;
+			atomic_fetch_add_explicit(&app->stats.standby_applied,
+						  1, memory_order_relaxed);
+		}
+		return;
+	}
 	if (t->state != TASK_RESTORING || t->restore_end[s] < 0)
 		return;
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -251,7 +260,8 @@ static int write_restore_checkpoints(sl_app *app)
 		for (int p = 0; p < app->ntasks && rc == SL_OK; p++) {
 			struct task *t = &app->tasks[p];
 
-			if (t->state != TASK_RESTORING || t->restore_pos[s] < 0)
+			if ((t->state != TASK_RESTORING && !t->standby) ||
+			    t->restore_pos[s] < 0)
 				continue;
 			rc = st_checkpoint_put(&app->txn, name, p,
 					       t->restore_pos[s]);
@@ -379,4 +389,98 @@ int globals_restore(sl_app *app)
 	SL_INFO(COMP, "global tables ready app=%s ms=%" PRId64, app->group_id,
 		sl_mono_ms() - t0);
 	return rc;
+}
+
+/* ---- standby replicas -------------------------------------------- */
+
+void app_set_standby(sl_app *app, const int32_t *parts, int n)
+{
+	unsigned char *want = calloc((size_t)app->ntasks, 1);
+
+	if (want == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+		if (parts[i] >= 0 && parts[i] < app->ntasks)
+			want[parts[i]] = 1;
+	pthread_mutex_lock(&app->standby_lock);
+	if (memcmp(want, app->standby_want, (size_t)app->ntasks) != 0) {
+		memcpy(app->standby_want, want, (size_t)app->ntasks);
+		atomic_store(&app->standby_changed, 1);
+	}
+	pthread_mutex_unlock(&app->standby_lock);
+	free(want);
+}
+
+/* Stop following a partition's changelogs (it is ours now, or not wanted). */
+void standby_drop(sl_app *app, struct task *t)
+{
+	if (!t->standby)
+		return;
+	for (int s = 0; s < app->topo->nstores; s++)
+		if (app->changelog[s] != NULL)
+			restorer_assign(app, app->changelog[s], t->partition, 0,
+					0);
+	t->standby = 0;
+	atomic_fetch_sub(&app->stats.standby_partitions, 1);
+}
+
+/* Start following a partition's changelogs from its checkpoint. */
+static int standby_add(sl_app *app, struct task *t)
+{
+	int rc = SL_OK;
+
+	for (int s = 0; s < app->topo->nstores && rc == SL_OK; s++) {
+		int64_t start, end;
+
+		if (app->changelog[s] == NULL)
+			continue;
+		rc = start_offset(app, app->topo->stores[s].name, t->dbi[s],
+				  app->changelog[s], t->partition, 1, &start,
+				  &end);
+		if (rc == SL_OK)
+			restorer_assign(app, app->changelog[s], t->partition,
+					start, 1);
+	}
+	if (rc == SL_OK) {
+		t->standby = 1;
+		atomic_fetch_add(&app->stats.standby_partitions, 1);
+		SL_INFO(COMP, "standby replica kept app=%s partition=%d",
+			app->group_id, (int)t->partition);
+	}
+	return rc;
+}
+
+/*
+ * Follow what the worker asked for.  Called with no write transaction
+ * of this thread open: databases are opened first, then the changelogs
+ * assigned (which may open the app's transaction to clear a store).
+ */
+void standby_sync(sl_app *app)
+{
+	unsigned char *want = malloc((size_t)app->ntasks);
+
+	if (want == NULL)
+		return;
+	pthread_mutex_lock(&app->standby_lock);
+	memcpy(want, app->standby_want, (size_t)app->ntasks);
+	atomic_store(&app->standby_changed, 0);
+	pthread_mutex_unlock(&app->standby_lock);
+
+	for (int p = 0; p < app->ntasks; p++) {
+		struct task *t = &app->tasks[p];
+
+		if (t->standby && (!want[p] || t->state != TASK_NONE))
+			standby_drop(app, t);
+		want[p] = want[p] && !t->standby && t->state == TASK_NONE;
+		if (!want[p])
+			continue;
+		t->partition = p;
+		if (restore_open_dbs(app, t) != SL_OK)
+			want[p] = 0;
+	}
+	for (int p = 0; p < app->ntasks; p++)
+		if (want[p] && standby_add(app, &app->tasks[p]) != SL_OK)
+			SL_WARN(COMP, "standby replica failed partition=%d",
+				(int)p);
+	free(want);
 }

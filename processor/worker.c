@@ -387,9 +387,26 @@ static int build_apps(struct worker *w, const char *list, sl_errbuf *eb)
 	return SL_OK;
 }
 
+/* Tell each app which partitions to keep warm (num.standby.replicas). */
+static void follow_standbys(struct worker *w)
+{
+	int64_t replicas = 0;
+	int32_t parts[1024];
+
+	sl_config_int(w->cfg, "num.standby.replicas", &replicas, NULL);
+	if (replicas <= 0 || w->registry == NULL)
+		return;
+	for (int i = 0; i < w->napps; i++) {
+		int n = sl_registry_standbys(w->registry, app_name(w->apps[i]),
+					     (int)replicas, parts, 1024);
+
+		app_set_standby(w->apps[i], parts, n);
+	}
+}
+
 static int run(struct worker *w)
 {
-	int rc = SL_OK, running;
+	int rc = SL_OK, running, ticks = 0;
 
 	for (int i = 0; i < w->napps; i++) {
 		struct runner *r = malloc(sizeof(*r));
@@ -407,6 +424,8 @@ static int run(struct worker *w)
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
+		if (++ticks % 10 == 0)
+			follow_standbys(w);
 		running = 0;
 		for (int i = 0; i < w->napps; i++)
 			running += !w->done[i];
