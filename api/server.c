@@ -40,6 +40,7 @@
 #include "api/outbox.h"
 #include "api/pgpool.h"
 #include "api/producer.h"
+#include "api/request.h"
 #include "processor/cli.h"
 #include "processor/clock.h"
 #include "processor/log.h"
@@ -108,33 +109,6 @@ static int authorized(const struct api *a, const http_req *req, http_resp *resp)
 			"needs Authorization: Bearer <api.token>");
 	http_resp_header(resp, "WWW-Authenticate", "Bearer");
 	return 0;
-}
-
-/*
- * Parse the request body as one JSON object.  ev_parse checks the raw
- * bytes (UTF-8, control characters, \u0000) and the JSON; it also
- * validates the event, which fails here for a reason the caller fixes
- * (the server fills event_id and the rest), so the object is parsed
- * again from the checked bytes.
- * TODO: use a parse-only call when event.h offers one, to parse once.
- */
-static cJSON *parse_body(const http_req *req, http_resp *resp)
-{
-	size_t len;
-	const char *body = http_req_body(req, &len);
-	cJSON *obj = NULL;
-	ev_error err;
-
-	if (ev_parse(body, len, &obj, &err) == SL_EPARSE) {
-		reply_invalid(resp, err.field, err.rule);
-		return NULL;
-	}
-	if (obj == NULL)
-		obj = cJSON_ParseWithLengthOpts(body, len, NULL, 0);
-	if (obj == NULL)
-		http_resp_error(resp, 503, "unavailable", NULL,
-				"out of memory");
-	return obj;
 }
 
 /* Common checks of a write: token, Content-Type, Idempotency-Key. */
@@ -206,108 +180,8 @@ static void reply_pg_error(struct api *a, http_resp *resp, int rc,
 
 /* ---- POST /v1/screenings ------------------------------------------------ */
 
-struct screening {
-	char screening_id[API_UUID_LEN + 1];
-	char event_id[API_UUID_LEN + 1];
-	char occurred_at[32];
-	int score;
-	const char *user_id, *phone, *lang, *pincode, *channel;
-	char *answers; /* JSON text or NULL */
-	char *payload; /* the event */
-	char *reply;   /* the 201 body */
-};
-
-static void screening_clear(struct screening *s)
-{
-	cJSON_free(s->answers);
-	cJSON_free(s->payload);
-	cJSON_free(s->reply);
-}
-
-/* Fields a client may not send: the server sets them. */
-static const char *const server_fields[] = { "event_id", "type", "screening_id",
-					     "occurred_at" };
-
-/*
- * Turn the request body into the screening_completed event (taking the
- * body's members) and fill *s from it.  1 ok, 0 with resp set.
- */
-static int build_screening(struct api *a, cJSON *body, cJSON *ev,
-			   struct screening *s, http_resp *resp)
-{
-	const cJSON *answers, *score;
-	ev_error err;
-
-	for (size_t i = 0; i < sizeof(server_fields) / sizeof(*server_fields);
-	     i++) {
-		if (cJSON_GetObjectItemCaseSensitive(body, server_fields[i])) {
-			reply_invalid(resp, server_fields[i],
-				      "is set by the server");
-			return 0;
-		}
-	}
-	if (api_uuid_v4(s->event_id) != SL_OK ||
-	    api_uuid_v4(s->screening_id) != SL_OK) {
-		http_resp_error(resp, 500, "internal", NULL, "no randomness");
-		return 0;
-	}
-	now_rfc3339(a, s->occurred_at);
-	cJSON_AddStringToObject(ev, "event_id", s->event_id);
-	cJSON_AddStringToObject(ev, "type", "screening_completed");
-	cJSON_AddStringToObject(ev, "screening_id", s->screening_id);
-	cJSON_AddStringToObject(ev, "occurred_at", s->occurred_at);
-	while (body->child != NULL) {
-		cJSON *it = cJSON_DetachItemViaPointer(body, body->child);
-
-		cJSON_AddItemToObject(ev, it->string, it);
-	}
-
-	/* The event rules, then what a screening needs on top of them. */
-	if (ev_validate(ev, &err) != SL_OK) {
-		reply_invalid(resp, err.field, err.rule);
-		return 0;
-	}
-	s->channel = str_field(ev, "channel");
-	if (s->channel == NULL) {
-		reply_invalid(resp, "channel", "is required");
-		return 0;
-	}
-	answers = cJSON_GetObjectItemCaseSensitive(ev, "answers");
-	if (answers != NULL && !cJSON_IsObject(answers)) {
-		reply_invalid(resp, "answers", "must be a JSON object");
-		return 0;
-	}
-	s->user_id = str_field(ev, "user_id");
-	s->phone = str_field(ev, "phone");
-	s->lang = str_field(ev, "lang");
-	s->pincode = str_field(ev, "pincode");
-	score = cJSON_GetObjectItemCaseSensitive(ev, "score");
-	s->score = (int)score->valuedouble;
-	return 1;
-}
-
-static int screening_texts(struct screening *s, const cJSON *ev)
-{
-	const cJSON *answers = cJSON_GetObjectItemCaseSensitive(ev, "answers");
-	cJSON *reply = cJSON_CreateObject();
-
-	if (answers != NULL)
-		s->answers = cJSON_PrintUnformatted(answers);
-	s->payload = cJSON_PrintUnformatted(ev);
-	if (reply != NULL) {
-		cJSON_AddStringToObject(reply, "screening_id", s->screening_id);
-		cJSON_AddStringToObject(reply, "event_id", s->event_id);
-		s->reply = cJSON_PrintUnformatted(reply);
-		cJSON_Delete(reply);
-	}
-	if (s->payload == NULL || s->reply == NULL ||
-	    (answers != NULL && s->answers == NULL))
-		return SL_ENOMEM;
-	return SL_OK;
-}
-
 /* Store; SL_OK with resp set (201 or the key's first answer). */
-static int store_screening(struct api *a, const struct screening *s,
+static int store_screening(struct api *a, const api_screening *s,
 			   const char *key, const char *hash, http_resp *resp,
 			   sl_errbuf *eb)
 {
@@ -350,27 +224,46 @@ out:
 	return rc;
 }
 
+/* A 400 or 503 from api_bad. */
+static void reply_bad(http_resp *resp, const api_bad *bad)
+{
+	if (bad->status == 400)
+		reply_invalid(resp, bad->field, bad->rule);
+	else
+		http_resp_error(resp, 503, "unavailable", NULL, bad->rule);
+}
+
+/* Fresh identifiers and the time for a request; 0 with a 500 set. */
+static int new_ids(struct api *a, char *id1, char *id2, char *now,
+		   http_resp *resp)
+{
+	if (api_uuid_v4(id1) != SL_OK ||
+	    (id2 != NULL && api_uuid_v4(id2) != SL_OK)) {
+		http_resp_error(resp, 500, "internal", NULL, "no randomness");
+		return 0;
+	}
+	now_rfc3339(a, now);
+	return 1;
+}
+
 static void h_post_screening(const http_req *req, http_resp *resp, void *ud)
 {
 	struct api *a = ud;
-	struct screening s = { 0 };
-	cJSON *body = NULL, *ev = NULL;
-	const char *key = NULL;
+	api_screening s = { 0 };
+	api_bad bad;
+	const char *key = NULL, *body;
+	char sid[API_UUID_LEN + 1], eid[API_UUID_LEN + 1], now[32];
 	char hash[65] = "", loc[64];
 	sl_errbuf eb = { { 0 } };
+	size_t len;
 	int rc;
 
-	if (!write_preamble(a, req, resp, &key))
+	if (!write_preamble(a, req, resp, &key) ||
+	    !new_ids(a, sid, eid, now, resp))
 		goto out;
-	body = parse_body(req, resp);
-	if (body == NULL)
-		goto out;
-	ev = cJSON_CreateObject();
-	if (ev == NULL || !build_screening(a, body, ev, &s, resp))
-		goto out;
-	if (screening_texts(&s, ev) != SL_OK) {
-		http_resp_error(resp, 503, "unavailable", NULL,
-				"out of memory");
+	body = http_req_body(req, &len);
+	if (api_screening_parse(body, len, sid, eid, now, &s, &bad) != SL_OK) {
+		reply_bad(resp, &bad);
 		goto out;
 	}
 	if (key != NULL)
@@ -388,57 +281,10 @@ static void h_post_screening(const http_req *req, http_resp *resp, void *ud)
 		outbox_wake(a->ob);
 	}
 out:
-	screening_clear(&s);
-	cJSON_Delete(body);
-	cJSON_Delete(ev);
+	api_screening_clear(&s);
 }
 
 /* ---- POST /v1/journey --------------------------------------------------- */
-
-/* The types the chat bot may send here. */
-static int journey_type_ok(const char *t)
-{
-	enum ev_type ty = ev_type_from_string(t);
-
-	return ty == EV_SCREENING_STARTED || ty == EV_SCREENING_STEP ||
-	       ty == EV_OPTED_OUT || ty == EV_OPTED_IN;
-}
-
-/* Fill event_id and occurred_at when absent; validate.  1 ok. */
-static int build_journey(struct api *a, cJSON *ev, http_resp *resp)
-{
-	char id[API_UUID_LEN + 1], ts[32];
-	const char *type;
-	ev_error err;
-
-	if (!cJSON_GetObjectItemCaseSensitive(ev, "event_id")) {
-		if (api_uuid_v4(id) != SL_OK) {
-			http_resp_error(resp, 500, "internal", NULL,
-					"no randomness");
-			return 0;
-		}
-		cJSON_AddStringToObject(ev, "event_id", id);
-	}
-	if (!cJSON_GetObjectItemCaseSensitive(ev, "occurred_at")) {
-		now_rfc3339(a, ts);
-		cJSON_AddStringToObject(ev, "occurred_at", ts);
-	}
-
-	/* A known type that belongs elsewhere is the first thing to say. */
-	type = str_field(ev, "type");
-	if (type != NULL && ev_type_from_string(type) != EV_UNKNOWN &&
-	    !journey_type_ok(type)) {
-		reply_invalid(resp, "type",
-			      "must be one of screening_started, "
-			      "screening_step, opted_out, opted_in");
-		return 0;
-	}
-	if (ev_validate(ev, &err) != SL_OK) {
-		reply_invalid(resp, err.field, err.rule);
-		return 0;
-	}
-	return 1;
-}
 
 /* Produce; sets resp and returns the 202 body (caller frees) or NULL. */
 static char *produce_journey(struct api *a, const cJSON *ev, http_resp *resp)
@@ -516,15 +362,20 @@ static int journey_idem_begin(struct api *a, const char *key, const char *hash,
 static void h_post_journey(const http_req *req, http_resp *resp, void *ud)
 {
 	struct api *a = ud;
-	const char *key = NULL;
-	char hash[65], *reply;
+	const char *key = NULL, *body;
+	char eid[API_UUID_LEN + 1], now[32], hash[65], *reply;
 	cJSON *ev = NULL;
+	api_bad bad;
+	size_t len;
 
-	if (!write_preamble(a, req, resp, &key))
+	if (!write_preamble(a, req, resp, &key) ||
+	    !new_ids(a, eid, NULL, now, resp))
 		return;
-	ev = parse_body(req, resp);
-	if (ev == NULL || !build_journey(a, ev, resp))
+	body = http_req_body(req, &len);
+	if (api_journey_parse(body, len, eid, now, &ev, &bad) != SL_OK) {
+		reply_bad(resp, &bad);
 		goto out;
+	}
 	if (key != NULL) {
 		request_hash(req, hash);
 		if (journey_idem_begin(a, key, hash, resp))
