@@ -21,11 +21,12 @@
  *
  * Records are keyed by user_id and partitioned with murmur2, like the
  * API and the worker; the producer is idempotent, so a retried batch
- * never lands after a later one and each user's events stay in order.  --create makes the topic with P partitions
- * (default 12) first; --recreate deletes it and makes it anew (a fresh
- * topic under a fixed name).  Without --events and --users it only
- * makes the topic.  Stops at N events (--events) or when M users
- * are done (--users), whichever is given (both: the first reached).
+ * never lands after a later one and each user's events stay in order.
+ * --create makes the topic with P partitions (default 12) first;
+ * --recreate deletes it and makes it anew (a fresh topic under a fixed
+ * name).  Without --events and --users it only makes the topic.  Stops
+ * at N events (--events) or when M users are done (--users), whichever
+ * is given (both: the first reached).
  *
  * --print writes the events to stdout instead, one "key TAB value"
  * line each, and the summary to stderr (for tests/bench/parse_bench.c).
@@ -71,10 +72,10 @@ typedef struct jl_opts {
 /* One user in flight: what was planned and how far it got. */
 typedef struct jl_user {
 	uint64_t n;
-	int64_t t;    /* occurred_at of the next event, seconds */
-	int nsteps;   /* planned screening_step events */
-	int outcome;  /* 0 abandon, 1 complete, 2 opt out */
-	int next;     /* events already sent */
+	int64_t t;   /* occurred_at of the next event, seconds */
+	int nsteps;  /* planned screening_step events */
+	int outcome; /* 0 abandon, 1 complete, 2 opt out */
+	int next;    /* events already sent */
 	int live;
 } jl_user;
 
@@ -120,7 +121,8 @@ static int jl_person(const jl_opts *o, const jl_user *u, char *buf, size_t n)
 			"\"phone\":\"+91%u%09u\",\"lang\":\"%s\","
 			"\"pincode\":\"%u\",\"channel\":\"%s\"",
 			6 + jl_below(&s, 4), jl_below(&s, 1000000000),
-			jl_langs[jl_below(&s, 9)], 110001 + jl_below(&s, 740000),
+			jl_langs[jl_below(&s, 9)],
+			110001 + jl_below(&s, 740000),
 			jl_channels[jl_below(&s, 3)]);
 }
 
@@ -128,8 +130,8 @@ static int jl_person(const jl_opts *o, const jl_user *u, char *buf, size_t n)
  * The next event of u into buf; 1 when it was the user's last, else 0.
  * The key is the user id, written to key.
  */
-static int jl_next_event(const jl_opts *o, jl_user *u, uint64_t evn,
-			 char *buf, size_t n, int *len, char key[64])
+static int jl_next_event(const jl_opts *o, jl_user *u, uint64_t evn, char *buf,
+			 size_t n, int *len, char key[64])
 {
 	char at[32], person[160];
 	int last_step = 1 + u->nsteps, last;
@@ -158,7 +160,8 @@ static int jl_next_event(const jl_opts *o, jl_user *u, uint64_t evn,
 				"{\"event_id\":\"e-%" PRIu64 "-%" PRIu64 "\","
 				"\"type\":\"screening_completed\","
 				"\"user_id\":\"%s\",\"occurred_at\":\"%s\","
-				"\"screening_id\":\"s-%" PRIu64 "-%" PRIu64 "\","
+				"\"screening_id\":\"s-%" PRIu64 "-%" PRIu64
+				"\","
 				"\"score\":%d,%s,\"answers\":{\"q1\":\"yes\"}}",
 				o->seed, evn, key, at, o->seed, u->n,
 				1 + (int)(u->n % 5), person);
@@ -242,8 +245,7 @@ static int jl_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 {
 	char err[256];
 
-	if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) ==
-	    RD_KAFKA_CONF_OK)
+	if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) == RD_KAFKA_CONF_OK)
 		return 0;
 	fprintf(stderr, "journey_load: %s: %s\n", k, err);
 	return -1;
@@ -369,8 +371,7 @@ static int jl_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const char *key,
 	for (;;) {
 		if (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA,
 				     RD_KAFKA_MSG_F_COPY, (void *)val,
-				     (size_t)len, key, strlen(key),
-				     NULL) == 0)
+				     (size_t)len, key, strlen(key), NULL) == 0)
 			return 0;
 		if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			fprintf(stderr, "journey_load: produce: %s\n",
@@ -533,8 +534,8 @@ static int jl_args(int argc, char **argv, jl_opts *o)
 	}
 	if (o->brokers == NULL || o->topic == NULL ||
 	    (o->events == 0 && o->users == 0 && !o->create) ||
-	    o->partitions < 1 ||
-	    o->invalid_permille < 0 || o->invalid_permille > 1000)
+	    o->partitions < 1 || o->invalid_permille < 0 ||
+	    o->invalid_permille > 1000)
 		return -1;
 	return 0;
 }
@@ -555,8 +556,9 @@ int main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	if (o.print) {
 		rc = jl_run(&o, NULL, NULL, &c) == 0 ? 0 : 1;
-		fprintf(stderr, "events=%" PRIu64 " users=%" PRIu64
-			" invalid=%" PRIu64 " entries=%" PRIu64 "\n",
+		fprintf(stderr,
+			"events=%" PRIu64 " users=%" PRIu64 " invalid=%" PRIu64
+			" entries=%" PRIu64 "\n",
 			c.events, c.users, c.invalid, c.entries);
 		return rc;
 	}
