@@ -483,6 +483,8 @@ struct wa_topo {
 	int64_t (*now)(void); /* real wall clock, for entries */
 	struct part_state *parts;
 	int32_t nparts;
+	int32_t turn;	    /* the partition whose tick refills next */
+	int64_t turn_since; /* mono */
 	char (*rids)[WS_RID_MAX + 1]; /* SCAN_MAX index keys */
 	int64_t *times;
 };
@@ -986,6 +988,7 @@ static int expire(struct wa_topo *w, sl_store *st, sl_store *ix, int64_t now,
 /* ---- sending ----------------------------------------------------- */
 
 #define READY_SPAN_MS 250 /* the ready queue holds this much sending */
+#define TURN_MS 100	  /* a turn not taken in this time passes on */
 #define MAX_WAIT_MS 15	  /* most a tick sleeps for the next token */
 
 /*
@@ -1069,6 +1072,15 @@ static int refill(sl_ctx *ctx, struct wa_topo *w, sl_store *st, sl_store *ix,
 
 	if (want <= 0)
 		return SL_OK;
+	/*
+	 * Partitions take turns, so one with a long queue does not make
+	 * the others wait until it is empty; a turn that is not taken
+	 * (the partition is not here) passes on after TURN_MS.
+	 */
+	if (part != w->turn && mono - w->turn_since < TURN_MS)
+		return SL_OK;
+	w->turn = w->nparts > 0 ? (part + 1) % w->nparts : 0;
+	w->turn_since = mono;
 	if (want > 256)
 		want = 256;
 	rc = collect(ix, 'D', now, w->rids, w->times, (int)want, &n);
