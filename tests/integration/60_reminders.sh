@@ -317,9 +317,12 @@ expect_state()
 		jq -e "$4" <<<"${got#* }" >/dev/null ||
 			fail "/state/journey/$2: ${got#* } fails $4"
 	fi
-	ok "/state/journey/$2: ${got%% *} $(jq -c '{reminders_sent,
-		last_reminder_date, step, opted_out}' <<<"${got#* }" \
-		2>/dev/null || echo "${got#* }")"
+	if [[ $3 != 200 ]]; then
+		ok "/state/journey/$2: $3"
+		return
+	fi
+	ok "/state/journey/$2: 200 $(jq -c '{reminders_sent,
+		last_reminder_date, step, opted_out}' <<<"${got#* }")"
 }
 
 # log_count RUN REGEX: lines of RUN's log matching REGEX.
@@ -418,6 +421,166 @@ s1()
 	ok "run C (19:01 to 19:11): no second scan, no second reminder"
 }
 
+# ---- 2: a worker that was down -------------------------------------------
+
+# parts RUN REGEX: how many partitions logged a line matching REGEX.
+parts()
+{
+	grep -E "$2" "$RUN/$1.log" | grep -o 'partition=[0-9]*' | sort -u |
+		wc -l
+}
+
+# all_parts RUN REGEX: every partition of user_journey logged REGEX.
+all_parts()
+{
+	(($(parts "$1" "$2") == NPART))
+}
+
+s2()
+{
+	local d0 d1 d4 d5 app=$ID-s2 u=$ID-s2- f=$RUN/s2.events at
+
+	SC=2
+	PORT_BASE=18720
+	d0=$(day 30)
+	d1=$(day 31)
+	d4=$(day 34)
+	d5=$(day 35)
+	ev "$f" screening_started "${u}a" "$(ist "$d0" 10:00)"
+	ev "$f" screening_started "${u}b" "$(ist "$d1" 10:00)"
+	produce "$f"
+
+	# Up until 17:5x, holding both users; down 18:00-20:00.
+	start s2a "$app" "$(ist "$d0" 17:30)" 60
+	wait_caught_up s2a 60
+	(($(vnow s2a) < $(ms "$(ist "$d0" 17:58)"))) ||
+		fail "run A reached $(vshow s2a) before it caught up"
+	stop s2a
+	start s2b "$app" "$(ist "$d0" 20:00)" 60
+	wait_until 60 all_parts s2b "reminders emitted date=$d0" ||
+		fail "run B: not every partition emitted $d0 by $(vshow s2b)"
+	stop s2b
+	at=$(reminders "$u" | awk '{ print $3 }')
+	(($(ms "$at") >= $(ms "$(ist "$d0" 20:00)") &&
+		$(ms "$at") < $(ms "$(ist "$d0" 20:10)"))) ||
+		fail "the 20:00 catch-up reminder was emitted at $at"
+	ok "down 18:00-20:00: reminder emitted at $at"
+	# b's start lies in the future: not idle, not reminded.
+	expect_ids "$u" "${u}a:$d0"
+
+	# Down until 22:00 the next day: skipped, and logged per partition.
+	start s2c "$app" "$(ist "$d1" 22:00)" 60
+	wait_until 60 all_parts s2c "skipping the day date=$d1" ||
+		fail "run C: the day $d1 was not skipped on every partition"
+	sleep 2
+	stop s2c
+	ok "down until 22:00: $(grep -m1 "skipping the day" "$RUN/s2c.log" |
+		sed 's/.*reminders: //')"
+	(($(log_count s2c "reminders (due|emitted)") == 0)) ||
+		fail "run C scanned after 21:00"
+	expect_ids "$u" "${u}a:$d0"
+
+	# Down three days, up at 20:00 on the fourth, one more day at 1 h/s:
+	# one reminder per user and day from then on, no missed day replayed.
+	start s2d "$app" "$(ist "$d4" 20:00)" 3600
+	sleep_until_v s2d "$(ist "$d5" 20:30)"
+	wait_until 30 all_parts s2d "reminders emitted date=$d5" ||
+		fail "run D: not every partition emitted $d5"
+	stop s2d
+	expect_ids "$u" "${u}a:$d0" "${u}a:$d4" "${u}a:$d5" "${u}b:$d4" \
+		"${u}b:$d5"
+}
+
+# ---- 4: cancelling, max_per_user, give_up_after ---------------------------
+
+s4()
+{
+	local d app=$ID-s4 u=$ID-s4- f=$RUN/s4.events f2=$RUN/s4.late
+
+	SC=4
+	PORT_BASE=18740
+	d=$(day 90)
+	for x in keep done opt optin late; do
+		ev "$f" screening_started "$u$x" "$(ist "$d" 10:00)"
+	done
+	ev "$f" screening_completed "${u}done" "$(ist "$d" 15:00)"
+	ev "$f" opted_out "${u}opt" "$(ist "$d" 12:00)"
+	ev "$f" opted_out "${u}optin" "$(ist "$d" 11:00)"
+	ev "$f" opted_in "${u}optin" "$(ist "$d" 12:00)"
+	produce "$f"
+
+	start s4a "$app" "$(ist "$d" 11:00)" 60 SLUICE_REMINDER_MAX_PER_USER=2
+	wait_caught_up s4a 60
+	expect_state s4a "${u}done" 404
+	expect_state s4a "${u}opt" 200 '.opted_out == true'
+	expect_state s4a "${u}optin" 200 '.opted_out == false'
+	stop s4a
+
+	# Four evenings at 2 h/s; "late" completes the day after its first.
+	start s4b "$app" "$(ist "$d" 12:00)" 7200 \
+		SLUICE_REMINDER_MAX_PER_USER=2
+	wait_until 60 has_id "$u" "${u}late:$d" ||
+		fail "no reminder ${u}late:$d by $(vshow s4b)"
+	ev "$f2" screening_completed "${u}late" "$(ist "$(day 91)" 12:00)"
+	produce "$f2"
+	ok "${u}late completes at $(vshow s4b) (virtual)"
+	sleep_until_v s4b "$(ist "$(day 93)" 19:30)"
+	wait_until 60 all_parts s4b "reminders emitted date=$(day 93)" ||
+		fail "run B: not every partition emitted $(day 93)"
+	expect_state s4b "${u}keep" 200 '.reminders_sent == 2'
+	expect_state s4b "${u}late" 404
+	stop s4b
+	expect_ids "$u" "${u}keep:$d" "${u}keep:$(day 91)" \
+		"${u}optin:$d" "${u}optin:$(day 91)" "${u}late:$d"
+}
+
+s4g()
+{
+	local d app=$ID-s4g u=$ID-s4g- f=$RUN/s4g.events f2=$RUN/s4g.step
+
+	SC=4g
+	PORT_BASE=18760
+	d=$(day 120)
+	ev "$f" screening_started "${u}a" "$(ist "$d" 10:00)"
+	ev "$f" screening_started "${u}b" "$(ist "$d" 10:00)"
+	produce "$f"
+
+	start s4ga "$app" "$(ist "$d" 11:00)" 60 \
+		SLUICE_REMINDER_GIVE_UP_AFTER=2d
+	wait_caught_up s4ga 60
+	expect_state s4ga "${u}a" 200 '.reminders_sent == 0'
+	stop s4ga
+
+	# a is idle from day 0 10:00: reminded days 0 and 1, dropped at
+	# day 2 19:00 (57 h > 48 h).  b's step on day 1 keeps it: days 0,
+	# 1, 2 (max 3), dropped on day 3.
+	start s4gb "$app" "$(ist "$d" 12:00)" 7200 \
+		SLUICE_REMINDER_GIVE_UP_AFTER=2d
+	wait_until 60 has_id "$u" "${u}b:$d" ||
+		fail "no reminder ${u}b:$d by $(vshow s4gb)"
+	ev "$f2" screening_step "${u}b" "$(ist "$(day 121)" 12:00)" \
+		',"step":2'
+	produce "$f2"
+	wait_until 60 has_id "$u" "${u}b:$(day 122)" ||
+		fail "no reminder ${u}b:$(day 122) by $(vshow s4gb)"
+	wait_until 20 state_is s4gb "${u}a" 404 ||
+		fail "${u}a still in the store at $(vshow s4gb)"
+	expect_state s4gb "${u}a" 404
+	expect_state s4gb "${u}b" 200 '.reminders_sent == 3 and .step == 2'
+	sleep_until_v s4gb "$(ist "$(day 123)" 19:30)"
+	wait_until 60 all_parts s4gb "reminders emitted date=$(day 123)" ||
+		fail "run B: not every partition emitted $(day 123)"
+	wait_until 20 state_is s4gb "${u}b" 404 ||
+		fail "${u}b still in the store at $(vshow s4gb)"
+	expect_state s4gb "${u}b" 404
+	sleep_until_v s4gb "$(ist "$(day 124)" 19:30)"
+	wait_until 60 all_parts s4gb "reminders emitted date=$(day 124)" ||
+		fail "run B: not every partition emitted $(day 124)"
+	stop s4gb
+	expect_ids "$u" "${u}a:$d" "${u}a:$(day 121)" "${u}b:$d" \
+		"${u}b:$(day 121)" "${u}b:$(day 122)"
+}
+
 # ---- running ------------------------------------------------------------
 
 # group S...: run scenarios S in parallel, each output shown when it ends;
@@ -427,7 +590,7 @@ group()
 	local s pids=() names=() i rc
 
 	for s in "$@"; do
-		[[ " ${REM_ONLY:-1 2 3 4 5} " == *" ${s#s} "* ]] || continue
+		[[ " ${REM_ONLY:-1 2 3 4 5} " == *" ${s:1:1} "* ]] || continue
 		"$s" >"$RUN/$s.out" 2>&1 &
 		pids+=($!)
 		names+=("$s")
@@ -449,8 +612,10 @@ main()
 {
 	local t=$(now_ms)
 
+	NPART=$(kcat -b "$B" -L -t user_journey | grep -c 'partition [0-9]*,')
+	((NPART > 0)) || die "user_journey has no partitions"
 	say "run $ID: dates from $BASE, send_reminder from $T0"
-	group s1 s2 s4
+	group s1 s2 s4 s4g
 	group s3
 	group s5
 	say "PASS: reminders ($(((($(now_ms) - t) + 500) / 1000)) s, run $ID)"
