@@ -851,64 +851,92 @@ static int set(rd_kafka_conf_t *conf, const char *k, const char *v,
 	return SL_OK;
 }
 
+/* Set NULL-terminated key/value pairs in order. */
+static int set_all(rd_kafka_conf_t *conf, const char *const *kv, sl_errbuf *eb)
+{
+	int rc = SL_OK;
+
+	for (; rc == SL_OK && kv[0] != NULL; kv += 2)
+		rc = set(conf, kv[0], kv[1], eb);
+	return rc;
+}
+
+/*
+ * Create a client from `conf` (consumed in every case) after the
+ * config's kafka.* keys, which override ours.  Consumers get their
+ * messages through rd_kafka_consumer_poll.
+ */
+static int new_client(sl_app *app, rd_kafka_type_t type, rd_kafka_conf_t *conf,
+		      const char *what, rd_kafka_t **out, sl_errbuf *eb)
+{
+	char errstr[512];
+	int rc = sl_kafka_conf_apply(conf, app->cfg, eb);
+
+	if (rc != SL_OK) {
+		rd_kafka_conf_destroy(conf);
+		return rc;
+	}
+	rd_kafka_conf_set_opaque(conf, app);
+	*out = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+	if (*out == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return sl_errbuf_set(eb, SL_EKAFKA, "%s: %s", what, errstr);
+	}
+	if (type == RD_KAFKA_CONSUMER)
+		rd_kafka_poll_set_consumer(*out);
+	return SL_OK;
+}
+
 static int make_consumer(sl_app *app, sl_errbuf *eb)
 {
+	/* key, value pairs */
+	/* clang-format off */
+	static const char *const ours[] = {
+		"enable.auto.commit", "false",
+		"auto.offset.reset", "earliest", /* a new app starts there */
+		"partition.assignment.strategy", "cooperative-sticky",
+		"isolation.level", "read_committed",
+		"session.timeout.ms", "6000",
+		"heartbeat.interval.ms", "1500",
+		"max.poll.interval.ms", "300000",
+		NULL,
+	};
+	/* clang-format on */
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	const char *gid = sl_config_get(app->cfg, "group.instance.id");
-	char errstr[512];
-	int rc;
+	int rc = set(conf, "group.id", app->group_id, eb);
 
-	rc = set(conf, "group.id", app->group_id, eb);
 	if (rc == SL_OK)
-		rc = set(conf, "enable.auto.commit", "false", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "auto.offset.reset", "earliest", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "partition.assignment.strategy",
-			 "cooperative-sticky", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "isolation.level", "read_committed", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "session.timeout.ms", "6000", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "heartbeat.interval.ms", "1500", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "max.poll.interval.ms", "300000", eb);
+		rc = set_all(conf, ours, eb);
 	if (rc == SL_OK && gid != NULL) {
 		char inst[256];
 
 		snprintf(inst, sizeof(inst), "%s-%s", gid, app->topo->name);
 		rc = set(conf, "group.instance.id", inst, eb);
 	}
-	if (rc == SL_OK)
-		rc = sl_kafka_conf_apply(conf, app->cfg, eb);
 	if (rc != SL_OK) {
 		rd_kafka_conf_destroy(conf);
 		return rc;
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-	rd_kafka_conf_set_opaque(conf, app);
-	app->consumer =
-		rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (app->consumer == NULL) {
-		rd_kafka_conf_destroy(conf);
-		return sl_errbuf_set(eb, SL_EKAFKA, "consumer: %s", errstr);
-	}
-	rd_kafka_poll_set_consumer(app->consumer);
-	return SL_OK;
+	return new_client(app, RD_KAFKA_CONSUMER, conf, "consumer",
+			  &app->consumer, eb);
 }
 
 static int make_producer(sl_app *app, sl_errbuf *eb)
 {
+	/* key, value pairs */
+	/* clang-format off */
+	static const char *const ours[] = {
+		"enable.idempotence", "true",
+		"linger.ms", "5",
+		"partitioner", "murmur2_random", /* as Java clients */
+		NULL,
+	};
+	/* clang-format on */
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char errstr[512];
-	int rc;
+	int rc = set_all(conf, ours, eb);
 
-	rc = set(conf, "enable.idempotence", "true", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "linger.ms", "5", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "partitioner", "murmur2_random", eb);
 	if (rc == SL_OK && app->eos) {
 		const char *gid = sl_config_get(app->cfg, "group.instance.id");
 		char tid[512];
@@ -925,21 +953,14 @@ static int make_producer(sl_app *app, sl_errbuf *eb)
 		if (rc == SL_OK)
 			rc = set(conf, "transaction.timeout.ms", "5000", eb);
 	}
-	if (rc == SL_OK)
-		rc = sl_kafka_conf_apply(conf, app->cfg, eb);
 	if (rc != SL_OK) {
 		rd_kafka_conf_destroy(conf);
 		return rc;
 	}
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_conf_set_opaque(conf, app);
-	app->producer =
-		rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (app->producer == NULL) {
-		rd_kafka_conf_destroy(conf);
-		return sl_errbuf_set(eb, SL_EKAFKA, "producer: %s", errstr);
-	}
-	if (app->eos) {
+	rc = new_client(app, RD_KAFKA_PRODUCER, conf, "producer",
+			&app->producer, eb);
+	if (rc == SL_OK && app->eos) {
 		rd_kafka_error_t *e =
 			rd_kafka_init_transactions(app->producer, 60000);
 
@@ -948,42 +969,37 @@ static int make_producer(sl_app *app, sl_errbuf *eb)
 					   "init transactions: %s",
 					   rd_kafka_error_string(e));
 			rd_kafka_error_destroy(e);
-			return rc;
 		}
 	}
-	return SL_OK;
+	return rc;
 }
 
 static int make_restorer(sl_app *app, sl_errbuf *eb)
 {
+	/* key, value pairs */
+	/* clang-format off */
+	static const char *const ours[] = {
+		"enable.auto.commit", "false",
+		"enable.partition.eof", "true", /* restores end there */
+		"isolation.level", "read_committed",
+		"fetch.max.bytes", "52428800",
+		NULL,
+	};
+	/* clang-format on */
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char errstr[512], gid[512];
+	char gid[512];
 	int rc;
 
 	snprintf(gid, sizeof(gid), "%s-restore", app->group_id);
 	rc = set(conf, "group.id", gid, eb);
 	if (rc == SL_OK)
-		rc = set(conf, "enable.auto.commit", "false", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "enable.partition.eof", "true", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "isolation.level", "read_committed", eb);
-	if (rc == SL_OK)
-		rc = set(conf, "fetch.max.bytes", "52428800", eb);
-	if (rc == SL_OK)
-		rc = sl_kafka_conf_apply(conf, app->cfg, eb);
+		rc = set_all(conf, ours, eb);
 	if (rc != SL_OK) {
 		rd_kafka_conf_destroy(conf);
 		return rc;
 	}
-	app->restorer =
-		rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (app->restorer == NULL) {
-		rd_kafka_conf_destroy(conf);
-		return sl_errbuf_set(eb, SL_EKAFKA, "restorer: %s", errstr);
-	}
-	rd_kafka_poll_set_consumer(app->restorer);
-	return SL_OK;
+	return new_client(app, RD_KAFKA_CONSUMER, conf, "restorer",
+			  &app->restorer, eb);
 }
 
 static int sink_dead_letter(sl_sink_io *io, const sl_record *rec,
