@@ -157,14 +157,15 @@ produce()
 		fail "cannot produce $1 to user_journey"
 }
 
-# journey_ends FILE: "partition end" of user_journey, one line each.
+# journey_ends FILE [-2]: "partition end" of user_journey, one line each
+# (with -2: "partition start").
 journey_ends()
 {
 	local n args=()
 
 	n=$(kcat -b "$B" -L -t user_journey | grep -c 'partition [0-9]*,')
 	for ((p = 0; p < n; p++)); do
-		args+=(-t "user_journey:$p:-1")
+		args+=(-t "user_journey:$p:${2:--1}")
 	done
 	kcat -b "$B" -Q "${args[@]}" |
 		sed -n 's/^user_journey \[\([0-9]*\)\] offset \([0-9]*\)$/\1 \2/p' \
@@ -206,6 +207,10 @@ expect_ids()
 	want=$(printf '%s\n' "$@" | sed '/^$/d' | sort | paste -sd' ')
 	[[ $got == "$want" ]] ||
 		fail "reminders of $prefix*: got [$got], want [$want]"
+	set -- $got
+	if (($# > 6)); then
+		got="${*:1:5} ... ($# in all)"
+	fi
 	ok "reminders of $prefix*: [${got:-none}]"
 }
 
@@ -489,6 +494,90 @@ s2()
 	stop s2d
 	expect_ids "$u" "${u}a:$d0" "${u}a:$d4" "${u}a:$d5" "${u}b:$d4" \
 		"${u}b:$d5"
+}
+
+# ---- 3: 200k records behind at 19:00 ---------------------------------------
+
+BACKLOG=${REM_BACKLOG:-200000}
+
+s3()
+{
+	local d app=$ID-s3 u=$ID-s3- f=$RUN/s3.events have need t1 lag
+	local unread
+
+	SC=3
+	PORT_BASE=18780
+	d=$(day 60)
+
+	# A fresh application id reads user_journey from its start: what the
+	# topic holds is backlog.  Top it up to BACKLOG + 100k (what the
+	# worker reads before its first tick) with steps of users who never
+	# started (valid events the journey ignores).
+	journey_ends "$RUN/s3.lo" -2
+	journey_ends "$RUN/s3.hi"
+	have=$(awk 'NR == FNR { lo[$1] = $2; next } { s += $2 - lo[$1] }
+		END { print s + 0 }' "$RUN/s3.lo" "$RUN/s3.hi")
+	need=$((BACKLOG + 100000 - have))
+	if ((need > 0)); then
+		awk -v n="$need" -v p="${u}bl" -v at="$(ist "$d" 09:00)" '
+		BEGIN { for (i = 0; i < n; i++)
+			printf "%s%d\t{\"event_id\":\"%s%d-s\",\"type\":" \
+			"\"screening_step\",\"user_id\":\"%s%d\"," \
+			"\"occurred_at\":\"%s\",\"step\":1}\n",
+			p, i % 5000, p, i, p, i % 5000, at }' >"$RUN/s3.bl"
+		produce "$RUN/s3.bl"
+	fi
+	ok "backlog: $have records on user_journey, $((need > 0 ? need : 0))" \
+		"added"
+
+	# Then the evening's users: 120 to remind, 60 who completed at
+	# 18:00 and 20 who started at 18:30 (idle < 1 h): none of these 80.
+	t1=$(now_ms)
+	for i in $(seq 120); do
+		ev "$f" screening_started "${u}e$i" "$(ist "$d" 10:00)"
+	done
+	for i in $(seq 60); do
+		ev "$f" screening_started "${u}c$i" "$(ist "$d" 10:00)"
+	done
+	for i in $(seq 20); do
+		ev "$f" screening_started "${u}x$i" "$(ist "$d" 18:30)"
+	done
+	for i in $(seq 60); do
+		ev "$f" screening_completed "${u}c$i" "$(ist "$d" 18:00)"
+	done
+	produce "$f"
+	kcat -b "$B" -C -t user_journey -o "s@$t1" -e -q -f '%k %p %o\n' |
+		awk -v p="${u}e" 'index($1, p) == 1 { print $2, $3 }' \
+		>"$RUN/s3.starts"
+	[[ $(wc -l <"$RUN/s3.starts") == 120 ]] ||
+		fail "cannot find the 120 starts on user_journey"
+
+	# A fresh worker, its clock a second before 19:00.
+	start s3a "$app" "$(ist "$d" 18:59:59)" 60
+	wait_until 120 all_parts s3a "reminders emitted date=$d" ||
+		fail "not every partition emitted $d by $(vshow s3a)"
+	stop s3a
+
+	# "reminders due ... catch_up_to=END position=POS" per partition.
+	sed -n "s/.*reminders due date=$d partition=\([0-9]*\)"`
+		`" catch_up_to=\([0-9]*\) position=\([0-9]*\).*/\1 \2 \3/p" \
+		"$RUN/s3a.log" | sort -n >"$RUN/s3.due"
+	[[ $(wc -l <"$RUN/s3.due") == "$NPART" ]] ||
+		fail "$(wc -l <"$RUN/s3.due") 'reminders due' lines, want $NPART"
+	lag=$(awk '{ s += $2 - $3 } END { print s }' "$RUN/s3.due")
+	((lag >= BACKLOG)) ||
+		fail "only $lag records behind at 19:00 (want >= $BACKLOG)"
+	awk 'NR == FNR { end[$1] = $2; pos[$1] = $3; next }
+	     $2 >= end[$1] { bad++ }
+	     $2 >= pos[$1] { unread++ }
+	     END { print unread + 0, bad + 0 }' \
+		"$RUN/s3.due" "$RUN/s3.starts" >"$RUN/s3.unread"
+	read -r unread bad <"$RUN/s3.unread"
+	((bad == 0)) || fail "$bad starts lie past the catch-up target"
+	((unread > 0)) || fail "every start was read before 19:00: no lag"
+	ok "at 19:00 the worker was $lag records behind; $unread of the" \
+		"120 starts not yet read"
+	expect_ids "$u" $(for i in $(seq 120); do echo "${u}e$i:$d"; done)
 }
 
 # ---- 4: cancelling, max_per_user, give_up_after ---------------------------
