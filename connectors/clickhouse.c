@@ -40,6 +40,7 @@
 
 #include "connectors/clickhouse_int.h"
 #include "connectors/dryrun.h"
+#include "connectors/httpc.h"
 #include "processor/log.h"
 #include "processor/timeutil.h"
 
@@ -450,121 +451,23 @@ out:
 
 /* ---- HTTP -------------------------------------------------------- */
 
-struct ch_http {
-	CURL *curl;
-	struct curl_slist *headers;
-	long timeout_ms;
-	ch_reply *reply; /* filled by the write callback */
-};
-
-static size_t http_body_cb(char *data, size_t size, size_t n, void *ud)
+/*
+ * The client: an INSERT may be resent (the table deduplicates), and a
+ * host that does not resolve is a wrong clickhouse.url.
+ */
+static int http_new(int64_t timeout_ms, httpc **out, sl_errbuf *eb)
 {
-	ch_reply *r = ud;
-	size_t len = size * n, room = sizeof(r->body) - 1 - r->len;
-	size_t take = len < room ? len : room;
+	httpc_opts o = {
+		.name = "clickhouse",
+		.content_type = "text/plain",
+		.connect_timeout_ms = CH_CONNECT_TIMEOUT_MS,
+		.timeout_ms = (long)timeout_ms,
+		.max_idle_s = CH_MAX_IDLE_S,
+		.resend_stale = 1,
+		.resolve_is_config = 1,
+	};
 
-	memcpy(r->body + r->len, data, take);
-	r->len += take;
-	r->body[r->len] = '\0';
-	return len; /* drop what does not fit; the start says enough */
-}
-
-static void http_free(struct ch_http *h)
-{
-	if (h == NULL)
-		return;
-	if (h->curl != NULL)
-		curl_easy_cleanup(h->curl);
-	curl_slist_free_all(h->headers);
-	free(h);
-}
-
-static int http_new(long timeout_ms, struct ch_http **out, sl_errbuf *eb)
-{
-	struct ch_http *h = calloc(1, sizeof(*h));
-	struct curl_slist *l;
-	int rc = SL_OK;
-
-	*out = NULL;
-	if (h == NULL || (h->curl = curl_easy_init()) == NULL) {
-		rc = sl_errbuf_set(eb, SL_ENOMEM, "clickhouse: curl init");
-		goto out;
-	}
-	h->timeout_ms = timeout_ms;
-
-	/* No "Expect: 100-continue" pause before large bodies. */
-	l = curl_slist_append(NULL, "Expect:");
-	if (l != NULL)
-		h->headers = l;
-	l = l ? curl_slist_append(l, "Content-Type: text/plain") : NULL;
-	if (l == NULL) {
-		rc = sl_errbuf_set(eb, SL_ENOMEM, "clickhouse: out of memory");
-		goto out;
-	}
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)CH_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h->curl, CURLOPT_MAXAGE_CONN, (long)CH_MAX_IDLE_S);
-	curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_body_cb);
-	*out = h;
-	h = NULL;
-out:
-	http_free(h);
-	return rc;
-}
-
-static CURLcode http_perform(struct ch_http *h, const char *url,
-			     const char *body, size_t len, ch_reply *r,
-			     char *errbuf)
-{
-	r->len = 0;
-	r->body[0] = '\0';
-	errbuf[0] = '\0';
-	curl_easy_setopt(h->curl, CURLOPT_URL, url);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, errbuf);
-	return curl_easy_perform(h->curl);
-}
-
-/* The ch_post_fn of the real transport: libcurl, one kept connection. */
-static int http_post(void *ud, const char *url, const char *body, size_t len,
-		     ch_reply *r)
-{
-	struct ch_http *h = ud;
-	char errbuf[CURL_ERROR_SIZE];
-	long connects = 0;
-	CURLcode cc;
-
-	memset(r, 0, sizeof(*r));
-	cc = http_perform(h, url, body, len, r, errbuf);
-
-	/* A kept connection the server closed meanwhile: once more, fresh. */
-	curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &connects);
-	if (connects == 0 &&
-	    (cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
-	     cc == CURLE_GOT_NOTHING)) {
-		curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 1L);
-		cc = http_perform(h, url, body, len, r, errbuf);
-		curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, 0L);
-	}
-	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
-
-	if (cc == CURLE_OK) {
-		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
-		return SL_OK;
-	}
-	snprintf(r->err, sizeof(r->err), "%s",
-		 errbuf[0] ? errbuf : curl_easy_strerror(cc));
-	if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL ||
-	    cc == CURLE_COULDNT_RESOLVE_HOST)
-		return SL_ECONFIG;
-	return SL_ETRANSIENT;
+	return httpc_new(&o, out, eb);
 }
 
 /* ---- configuration ----------------------------------------------- */
@@ -685,7 +588,7 @@ out:
 
 /* ---- migration --------------------------------------------------- */
 
-static int migrate_one(struct ch_http *h, const char *url, const char *safe_url,
+static int migrate_one(httpc *h, const char *url, const char *safe_url,
 		       const char *ddl, sl_errbuf *eb)
 {
 	ch_reply *r = malloc(sizeof(*r));
@@ -695,7 +598,7 @@ static int migrate_one(struct ch_http *h, const char *url, const char *safe_url,
 	if (r == NULL)
 		return sl_errbuf_set(eb, SL_ENOMEM,
 				     "clickhouse: out of memory");
-	rc = http_post(h, url, ddl, strlen(ddl), r);
+	rc = httpc_post(h, url, ddl, strlen(ddl), r);
 	if (rc != SL_OK) {
 		rc = sl_errbuf_set(eb,
 				   rc == SL_ECONFIG ? SL_ECONFIG : SL_EUNAVAIL,
@@ -716,7 +619,7 @@ out:
 int ch_migrate(const sl_config *cfg, sl_errbuf *eb)
 {
 	char ddl[3][1024], safe[512];
-	struct ch_http *h = NULL;
+	httpc *h = NULL;
 	dr_writer *dry = NULL;
 	ch_conf c;
 	int rc;
@@ -744,13 +647,12 @@ int ch_migrate(const sl_config *cfg, sl_errbuf *eb)
 		goto out;
 	}
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	dr_redact_url(c.url, safe, sizeof(safe));
 	rc = http_new(c.timeout_ms, &h, eb);
 	for (int i = 0; i < 3 && rc == SL_OK; i++)
 		rc = migrate_one(h, c.url, safe, ddl[i], eb);
 out:
-	http_free(h);
+	httpc_free(h);
 	dr_close(dry);
 	return rc;
 }
@@ -776,11 +678,11 @@ struct ch_part {
 typedef struct ch_sink {
 	ch_post_fn post;
 	void *post_ud;
-	struct ch_http *http; /* NULL when dry */
-	dr_writer *dry;	      /* NULL unless dry */
-	char *insert_url;     /* may hold credentials: never logged */
-	char safe_url[1024];  /* insert_url without them */
-	char safe_base[512];  /* clickhouse.url without them, for logs */
+	httpc *http;	     /* NULL when dry */
+	dr_writer *dry;	     /* NULL unless dry */
+	char *insert_url;    /* may hold credentials: never logged */
+	char safe_url[1024]; /* insert_url without them */
+	char safe_base[512]; /* clickhouse.url without them, for logs */
 	char query[128];
 	size_t batch_rows, batch_bytes;
 	struct ch_part *parts;
@@ -1134,7 +1036,7 @@ static void ch_free(void *self)
 	for (size_t i = 0; i < s->nparts; i++)
 		part_free(&s->parts[i]);
 	free(s->parts);
-	http_free(s->http);
+	httpc_free(s->http);
 	dr_close(s->dry);
 	free(s->insert_url);
 	free(s);
@@ -1178,7 +1080,6 @@ int ch_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,
 		goto out;
 	}
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	s->insert_url = url_with_query(c.url, s->query, 1);
 	if (s->insert_url == NULL) {
 		rc = sl_errbuf_set(eb, SL_ECONFIG,
@@ -1188,7 +1089,7 @@ int ch_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,
 	dr_redact_url(s->insert_url, s->safe_url, sizeof(s->safe_url));
 	dr_redact_url(c.url, s->safe_base, sizeof(s->safe_base));
 	rc = http_new(c.timeout_ms, &s->http, eb);
-	s->post = http_post;
+	s->post = httpc_post;
 	s->post_ud = s->http;
 out:
 	if (rc != SL_OK) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "connectors/clickhouse.h"
+#include "connectors/httpc.h"
 
 #define CH_TABLE "journey_events"
 #define CH_VIEW "journey_events_dedup"
@@ -66,22 +67,9 @@ int ch_encode_row(const char *json, size_t len, int32_t partition,
 		  int64_t offset, int64_t ingested_s, char **line,
 		  size_t *line_len, char *why, size_t why_len);
 
-/* One HTTP exchange as the sink sees it. */
-typedef struct ch_reply {
-	long status;	 /* HTTP status */
-	char body[8192]; /* the start of the body, NUL-terminated */
-	size_t len;
-	char err[256]; /* why there was no reply */
-} ch_reply;
-
-/*
- * POST `len` bytes of `body` to `url`.  SL_OK when a reply arrived
- * (status and body set, whatever the status); SL_ETRANSIENT when none
- * did (connection refused, reset, timeout); SL_ECONFIG when the request
- * cannot be made (bad URL).  `err` says why.
- */
-typedef int (*ch_post_fn)(void *ud, const char *url, const char *body,
-			  size_t len, ch_reply *r);
+/* One HTTP exchange and the transport, as connectors/httpc.h has them. */
+typedef httpc_reply ch_reply;
+typedef httpc_post_fn ch_post_fn;
 
 /* Replace the sink's HTTP transport (tests); the sink must not be dry. */
 void ch_sink_set_transport(void *self, ch_post_fn fn, void *ud);

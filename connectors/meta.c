@@ -46,6 +46,7 @@
 #include <openssl/evp.h>
 
 #include "connectors/dryrun.h"
+#include "connectors/httpc.h"
 #include "connectors/meta.h"
 #include "processor/log.h"
 #include "processor/timeutil.h"
@@ -477,94 +478,17 @@ void capi_classify(long status, const char *body, size_t len, capi_verdict *v)
 
 /* ---- HTTP -------------------------------------------------------- */
 
-struct capi_http {
-	CURL *curl;
-	struct curl_slist *headers;
-};
-
-static size_t http_body_cb(char *data, size_t size, size_t n, void *ud)
+/* The client: one attempt per request; the sink decides on retries. */
+static int http_new(int64_t timeout_ms, httpc **out, sl_errbuf *eb)
 {
-	capi_reply *r = ud;
-	size_t len = size * n, room = sizeof(r->body) - 1 - r->len;
-	size_t take = len < room ? len : room;
+	httpc_opts o = {
+		.name = "meta",
+		.content_type = "application/json",
+		.connect_timeout_ms = CAPI_CONNECT_TIMEOUT_MS,
+		.timeout_ms = (long)timeout_ms,
+	};
 
-	memcpy(r->body + r->len, data, take);
-	r->len += take;
-	r->body[r->len] = '\0';
-	return len; /* the start of a reply says enough */
-}
-
-static void http_free(struct capi_http *h)
-{
-	if (h == NULL)
-		return;
-	if (h->curl != NULL)
-		curl_easy_cleanup(h->curl);
-	curl_slist_free_all(h->headers);
-	free(h);
-}
-
-static int http_new(long timeout_ms, struct capi_http **out, sl_errbuf *eb)
-{
-	struct capi_http *h = calloc(1, sizeof(*h));
-	struct curl_slist *l = NULL;
-	int rc = SL_OK;
-
-	*out = NULL;
-	if (h == NULL || (h->curl = curl_easy_init()) == NULL) {
-		rc = sl_errbuf_set(eb, SL_ENOMEM, "meta: curl init failed");
-		goto out;
-	}
-	l = curl_slist_append(NULL, "Content-Type: application/json");
-	if (l != NULL)
-		h->headers = l;
-	l = l != NULL ? curl_slist_append(l, "Expect:") : NULL;
-	if (l == NULL) {
-		rc = sl_errbuf_set(eb, SL_ENOMEM, "meta: out of memory");
-		goto out;
-	}
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
-	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)CAPI_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, http_body_cb);
-	*out = h;
-	h = NULL;
-out:
-	http_free(h);
-	return rc;
-}
-
-/* The capi_post_fn of the real transport: libcurl, one kept connection. */
-static int http_post(void *ud, const char *url, const char *body, size_t len,
-		     capi_reply *r)
-{
-	struct capi_http *h = ud;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	CURLcode cc;
-
-	memset(r, 0, sizeof(*r));
-	curl_easy_setopt(h->curl, CURLOPT_URL, url);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, errbuf);
-	cc = curl_easy_perform(h->curl);
-	curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
-
-	if (cc == CURLE_OK) {
-		curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
-		return SL_OK;
-	}
-	snprintf(r->err, sizeof(r->err), "%s",
-		 errbuf[0] ? errbuf : curl_easy_strerror(cc));
-	if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
-		return SL_ECONFIG;
-	return SL_ETRANSIENT;
+	return httpc_new(&o, out, eb);
 }
 
 /* ---- configuration ----------------------------------------------- */
@@ -741,9 +665,9 @@ typedef struct capi_sink {
 
 	capi_post_fn post;
 	void *post_ud;
-	struct capi_http *http; /* NULL when dry */
-	dr_writer *dry;		/* NULL unless dry */
-	capi_clock_fn clock;	/* NULL: the system's clocks */
+	httpc *http;	     /* NULL when dry */
+	dr_writer *dry;	     /* NULL unless dry */
+	capi_clock_fn clock; /* NULL: the system's clocks */
 	void *clock_ud;
 
 	int64_t retry_at_ms; /* on the monotonic clock */
@@ -1148,7 +1072,7 @@ static void capi_free(void *self)
 	free(s->enc.p);
 	free(s->body.p);
 	free(s->batch);
-	http_free(s->http);
+	httpc_free(s->http);
 	dr_close(s->dry);
 	free(s->url);
 	if (s->suffix != NULL) {
@@ -1254,12 +1178,11 @@ static int sink_init(capi_sink *s, const capi_conf *c, int dry, sl_errbuf *eb)
 		return dr_open(c->dry_dir, "meta", &s->dry, eb);
 	}
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (check_url(c->url, eb) != SL_OK)
 		return SL_ECONFIG;
 	dr_redact_url(s->url, s->safe_url, sizeof(s->safe_url));
-	s->post = http_post;
-	return http_new((long)c->timeout_ms, &s->http, eb);
+	s->post = httpc_post;
+	return http_new(c->timeout_ms, &s->http, eb);
 }
 
 int capi_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,

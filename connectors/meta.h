@@ -59,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "connectors/httpc.h"
 #include "processor/config.h"
 #include "processor/err.h"
 #include "processor/sl.h"
@@ -147,21 +148,9 @@ typedef struct capi_verdict {
 /* Classify a reply: HTTP status and body (`len` bytes, NUL-terminated). */
 void capi_classify(long status, const char *body, size_t len, capi_verdict *v);
 
-/* One HTTP exchange as the sink sees it. */
-typedef struct capi_reply {
-	long status;
-	char body[8192]; /* the start of the body, NUL-terminated */
-	size_t len;
-	char err[256]; /* why there was no reply */
-} capi_reply;
-
-/*
- * POST `len` bytes of JSON `body` to `url`.  SL_OK when a reply came
- * (whatever its status), SL_ETRANSIENT when none did (refused, reset,
- * timeout), SL_ECONFIG when the request cannot be made; r->err says why.
- */
-typedef int (*capi_post_fn)(void *ud, const char *url, const char *body,
-			    size_t len, capi_reply *r);
+/* One HTTP exchange and the transport, as connectors/httpc.h has them. */
+typedef httpc_reply capi_reply;
+typedef httpc_post_fn capi_post_fn;
 
 /* Replace the HTTP transport (tests); the sink must not be dry. */
 void capi_sink_set_transport(void *self, capi_post_fn fn, void *ud);
