@@ -65,6 +65,10 @@ static const struct object objects[] = {
 	{ "index", "outbox_unsent_idx",
 	  "CREATE INDEX IF NOT EXISTS outbox_unsent_idx"
 	  " ON outbox (id) WHERE sent_at IS NULL" },
+	/* Sent rows past retention, for the relay's housekeeping. */
+	{ "index", "outbox_sent_at_idx",
+	  "CREATE INDEX IF NOT EXISTS outbox_sent_at_idx"
+	  " ON outbox (sent_at) WHERE sent_at IS NOT NULL" },
 	{ "table", "idempotency_keys",
 	  "CREATE TABLE IF NOT EXISTS idempotency_keys ("
 	  " key text PRIMARY KEY,"

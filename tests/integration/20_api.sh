@@ -162,7 +162,7 @@ journey_records()
 grep -q ' created\( \|$\)' <(grep -v '^postgresql: function' "$TMP/m2") &&
 	fail "second migrate created something: $(cat "$TMP/m2")"
 for o in screenings outbox idempotency_keys screenings_user_id_idx \
-	screenings_phone_idx outbox_unsent_idx; do
+	screenings_phone_idx outbox_unsent_idx outbox_sent_at_idx; do
 	[[ $(sql "SELECT to_regclass('$o') IS NOT NULL") == t ]] ||
 		fail "migrate: $o missing"
 done
