@@ -50,30 +50,21 @@
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cJSON.h>
 #include <curl/curl.h>
 
 #include "api/http.h"
+#include "tests/tools/standin_common.h"
 
 #define MAX_EVENTS 1000
 #define MAX_AGE_S (7 * 86400)
 #define MAX_FAILS 4096
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* ---- a set of (event_name, event_id) ----------------------------- */
 
@@ -225,7 +216,6 @@ static void note_rejected(struct standin *st, const cJSON *data, int status,
 		cJSON *o = cJSON_CreateObject();
 		const cJSON *n = cJSON_GetObjectItem(ev, "event_name");
 		const cJSON *id = cJSON_GetObjectItem(ev, "event_id");
-		char *line;
 
 		cJSON_AddStringToObject(o, "event_name",
 					cJSON_IsString(n) ? n->valuestring
@@ -236,13 +226,9 @@ static void note_rejected(struct standin *st, const cJSON *data, int status,
 		cJSON_AddNumberToObject(o, "status", status);
 		cJSON_AddNumberToObject(o, "code", code);
 		cJSON_AddStringToObject(o, "message", msg);
-		line = cJSON_PrintUnformatted(o);
-		if (line != NULL)
-			fprintf(st->rejected, "%s\n", line);
-		cJSON_free(line);
+		standin_append_json(st->rejected, o);
 		cJSON_Delete(o);
 	}
-	fflush(st->rejected);
 }
 
 /* ---- checking events --------------------------------------------- */
@@ -564,18 +550,13 @@ static void accept_events(struct standin *st, const struct params *p,
 			cJSON_GetObjectItem(ev, "event_name")->valuestring;
 		const char *id =
 			cJSON_GetObjectItem(ev, "event_id")->valuestring;
-		char *line = cJSON_PrintUnformatted(ev);
 
 		snprintf(key, sizeof(key), "%s\x1f%s", name, id);
 		if (set_add(&st->seen, key) == 0)
 			st->duplicates++;
-		if (st->record != NULL && line != NULL)
-			fprintf(st->record, "%s\n", line);
-		cJSON_free(line);
+		standin_append_json(st->record, ev);
 		n++;
 	}
-	if (st->record != NULL)
-		fflush(st->record);
 	st->accepted++;
 	st->events_received += (unsigned long)n;
 	snprintf(trace, sizeof(trace), "StandIn%lu", ++st->trace);
@@ -734,15 +715,6 @@ static void usage(void)
 		"  [--fail-match PREFIX]\n");
 }
 
-static FILE *open_append(const char *path)
-{
-	FILE *f = fopen(path, "a");
-
-	if (f == NULL)
-		perror(path);
-	return f;
-}
-
 static int parse_args(int argc, char **argv, struct standin *st,
 		      const char **listen, const char **port_file)
 {
@@ -762,9 +734,9 @@ static int parse_args(int argc, char **argv, struct standin *st,
 		else if (strcmp(a, "--skew") == 0)
 			st->skew_s = atol(v);
 		else if (strcmp(a, "--record") == 0)
-			rc = (st->record = open_append(v)) ? 0 : -1;
+			rc = (st->record = standin_open_append(v)) ? 0 : -1;
 		else if (strcmp(a, "--rejected") == 0)
-			rc = (st->rejected = open_append(v)) ? 0 : -1;
+			rc = (st->rejected = standin_open_append(v)) ? 0 : -1;
 		else if (strcmp(a, "--fail-5xx") == 0)
 			rc = queue_n(st, 500, atol(v));
 		else if (strcmp(a, "--fail-429") == 0)
@@ -783,21 +755,6 @@ static int parse_args(int argc, char **argv, struct standin *st,
 	return 0;
 }
 
-static int write_port(const char *path, unsigned port)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL)
-		return -1;
-	fprintf(f, "%u\n", port);
-	if (fclose(f) != 0)
-		return -1;
-	return rename(tmp, path); /* readers never see a partial file */
-}
-
 int main(int argc, char **argv)
 {
 	static struct standin st = { .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -806,7 +763,6 @@ int main(int argc, char **argv)
 	http_opts o = { .name = "meta-standin",
 			.max_body = 16 << 20,
 			.timeout_s = 30 };
-	struct sigaction sa;
 	sl_errbuf eb = { { 0 } };
 	http_server *srv = NULL;
 	int rc = 1;
@@ -815,14 +771,9 @@ int main(int argc, char **argv)
 		usage();
 		goto out;
 	}
-	if (strncmp(listen, "127.0.0.1:", 10) != 0) {
-		fprintf(stderr, "meta_standin: listens on 127.0.0.1 only\n");
+	if (standin_check_listen("meta_standin", listen) != 0)
 		goto out;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	standin_trap_signals();
 
 	o.listen = listen;
 	srv = http_server_new(&o, &eb);
@@ -835,19 +786,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "meta_standin: %s\n", eb.msg);
 		goto out;
 	}
-	printf("listening port=%u\n", (unsigned)http_server_port(srv));
-	fflush(stdout);
-	if (port_file != NULL &&
-	    write_port(port_file, http_server_port(srv)) != 0) {
-		perror(port_file);
-		goto out;
-	}
-	while (!stop) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-	}
-	rc = 0;
+	rc = standin_serve(srv, port_file) != 0;
 out:
 	http_server_free(srv);
 	if (st.record != NULL)

@@ -53,7 +53,6 @@
  * Runs until SIGTERM or SIGINT; prints the counts on exit.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -66,6 +65,7 @@
 
 #include "api/http.h"
 #include "processor/clock.h"
+#include "tests/tools/standin_common.h"
 
 #define MAX_SUFFIXES 16
 #define MAX_TEMPLATES 32
@@ -99,14 +99,6 @@ struct standin {
 	long by_code[8]; /* see code_slot() */
 	uint64_t wamid_n;
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 /* ---- answers ----------------------------------------------------- */
 
@@ -145,7 +137,6 @@ static void note(struct standin *s, FILE *f, const char *to, const char *rid,
 		 int status, int code)
 {
 	cJSON *o;
-	char *line;
 
 	s->refused++;
 	s->by_code[code_slot(code)]++;
@@ -157,12 +148,7 @@ static void note(struct standin *s, FILE *f, const char *to, const char *rid,
 	cJSON_AddStringToObject(o, "reminder_id", rid ? rid : "");
 	cJSON_AddNumberToObject(o, "status", status);
 	cJSON_AddNumberToObject(o, "code", code);
-	line = cJSON_PrintUnformatted(o);
-	if (line != NULL) {
-		fprintf(f, "%s\n", line);
-		fflush(f);
-	}
-	cJSON_free(line);
+	standin_append_json(f, o);
 	cJSON_Delete(o);
 }
 
@@ -331,7 +317,7 @@ static void accept_msg(struct standin *s, http_resp *resp, const char *to,
 		       const char *rid, int64_t now)
 {
 	cJSON *o = cJSON_CreateObject(), *arr, *c, *line;
-	char wamid[64], *text;
+	char wamid[64];
 
 	snprintf(wamid, sizeof(wamid), "wamid.SI%012llx",
 		 (unsigned long long)++s->wamid_n);
@@ -349,12 +335,7 @@ static void accept_msg(struct standin *s, http_resp *resp, const char *to,
 	cJSON_AddStringToObject(line, "param", param ? param : "");
 	cJSON_AddStringToObject(line, "reminder_id", rid ? rid : "");
 	cJSON_AddStringToObject(line, "wamid", wamid);
-	text = cJSON_PrintUnformatted(line);
-	if (s->log != NULL && text != NULL) {
-		fprintf(s->log, "%s\n", text);
-		fflush(s->log);
-	}
-	cJSON_free(text);
+	standin_append_json(s->log, line);
 	cJSON_Delete(line);
 
 	cJSON_AddStringToObject(o, "messaging_product", "whatsapp");
@@ -558,15 +539,6 @@ static void usage(void)
 		"       [--bad-token]\n");
 }
 
-static FILE *open_log(const char *path)
-{
-	FILE *f = fopen(path, "a");
-
-	if (f == NULL)
-		perror(path);
-	return f;
-}
-
 static int add(const char **list, int *n, int max, const char *v)
 {
 	if (*n >= max)
@@ -600,9 +572,9 @@ static int parse(struct standin *s, int argc, char **argv, const char **listen,
 		else if (strcmp(a, "--version") == 0)
 			s->version = v;
 		else if (strcmp(a, "--log") == 0)
-			rc = (s->log = open_log(v)) ? 0 : -1;
+			rc = (s->log = standin_open_append(v)) ? 0 : -1;
 		else if (strcmp(a, "--errors") == 0)
-			rc = (s->errors = open_log(v)) ? 0 : -1;
+			rc = (s->errors = standin_open_append(v)) ? 0 : -1;
 		else if (strcmp(a, "--mps") == 0)
 			s->mps = atoi(v);
 		else if (strcmp(a, "--jitter-ms") == 0)
@@ -660,7 +632,6 @@ int main(int argc, char **argv)
 			.threads = 0,
 			.max_conns = 1024,
 			.timeout_s = 60 };
-	struct sigaction sa;
 	http_server *srv = NULL;
 	sl_errbuf eb = { { 0 } };
 	cJSON *st;
@@ -681,11 +652,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	if (standin_check_listen("wa_standin", listen) != 0)
+		goto out;
+	standin_trap_signals();
 
 	o.listen = listen;
 	srv = http_server_new(&o, &eb);
@@ -698,21 +667,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "wa_standin: %s\n", eb.msg);
 		goto out;
 	}
-	printf("listening port=%u\n", (unsigned)http_server_port(srv));
-	fflush(stdout);
-	if (port_file != NULL) {
-		FILE *f = fopen(port_file, "w");
-
-		if (f == NULL) {
-			perror(port_file);
-			goto out;
-		}
-		fprintf(f, "%u\n", (unsigned)http_server_port(srv));
-		fclose(f);
-	}
-	while (!stop)
-		usleep(50 * 1000);
-	rc = 0;
+	rc = standin_serve(srv, port_file) != 0;
 out:
 	http_server_free(srv);
 	pthread_mutex_lock(&s.lock);
