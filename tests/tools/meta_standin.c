@@ -763,32 +763,21 @@ int main(int argc, char **argv)
 	http_opts o = { .name = "meta-standin",
 			.max_body = 16 << 20,
 			.timeout_s = 30 };
-	sl_errbuf eb = { { 0 } };
-	http_server *srv = NULL;
+	static const standin_route routes[] = {
+		{ "POST", "/{version}/{dataset}/events", h_events },
+		{ "POST", "/_control/fail", h_fail },
+		{ "GET", "/_control/stats", h_stats },
+	};
 	int rc = 1;
 
 	if (parse_args(argc, argv, &st, &listen, &port_file) != 0) {
 		usage();
 		goto out;
 	}
-	if (standin_check_listen("meta_standin", listen) != 0)
-		goto out;
-	standin_trap_signals();
-
 	o.listen = listen;
-	srv = http_server_new(&o, &eb);
-	if (srv == NULL ||
-	    http_route(srv, "POST", "/{version}/{dataset}/events", h_events,
-		       &st) != SL_OK ||
-	    http_route(srv, "POST", "/_control/fail", h_fail, &st) != SL_OK ||
-	    http_route(srv, "GET", "/_control/stats", h_stats, &st) != SL_OK ||
-	    http_server_start(srv, &eb) != SL_OK) {
-		fprintf(stderr, "meta_standin: %s\n", eb.msg);
-		goto out;
-	}
-	rc = standin_serve(srv, port_file) != 0;
+	rc = standin_run("meta_standin", &o, routes,
+			 sizeof(routes) / sizeof(*routes), &st, port_file);
 out:
-	http_server_free(srv);
 	if (st.record != NULL)
 		fclose(st.record);
 	if (st.rejected != NULL)

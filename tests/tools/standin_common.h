@@ -114,4 +114,48 @@ static inline int standin_serve(http_server *srv, const char *port_file)
 	return 0;
 }
 
+/* One route of a stand-in; its handler gets the ud of standin_run. */
+typedef struct standin_route {
+	const char *method, *pattern;
+	http_handler_fn fn;
+} standin_route;
+
+/*
+ * The life of a stand-in's server: check that o->listen is loopback,
+ * trap the signals, serve the `n` routes (each handler called with
+ * `ud`) and the port as standin_serve does, until SIGINT or SIGTERM;
+ * then stop the server.  0, or 1 after saying why on stderr as `prog`.
+ */
+static inline int standin_run(const char *prog, const http_opts *o,
+			      const standin_route *routes, size_t n, void *ud,
+			      const char *port_file)
+{
+	sl_errbuf eb = { { 0 } };
+	http_server *srv = NULL;
+	int rc = 1;
+
+	if (standin_check_listen(prog, o->listen) != 0)
+		return 1;
+	standin_trap_signals();
+	srv = http_server_new(o, &eb);
+	if (srv == NULL)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (http_route(srv, routes[i].method, routes[i].pattern,
+			       routes[i].fn, ud) != SL_OK) {
+			sl_errbuf_set(&eb, SL_EINVAL, "cannot route %s",
+				      routes[i].pattern);
+			goto fail;
+		}
+	if (http_server_start(srv, &eb) != SL_OK)
+		goto fail;
+	rc = standin_serve(srv, port_file) != 0;
+	goto out;
+fail:
+	fprintf(stderr, "%s: %s\n", prog, eb.msg);
+out:
+	http_server_free(srv);
+	return rc;
+}
+
 #endif

@@ -632,8 +632,11 @@ int main(int argc, char **argv)
 			.threads = 0,
 			.max_conns = 1024,
 			.timeout_s = 60 };
-	http_server *srv = NULL;
-	sl_errbuf eb = { { 0 } };
+	static const standin_route routes[] = {
+		{ "POST", "/{version}/{phone}/messages", h_messages },
+		{ "POST", "/_control", h_control },
+		{ "GET", "/_stats", h_stats },
+	};
 	cJSON *st;
 	char *text;
 	int rc = 1;
@@ -651,25 +654,10 @@ int main(int argc, char **argv)
 		usage();
 		goto out;
 	}
-
-	if (standin_check_listen("wa_standin", listen) != 0)
-		goto out;
-	standin_trap_signals();
-
 	o.listen = listen;
-	srv = http_server_new(&o, &eb);
-	if (srv == NULL ||
-	    http_route(srv, "POST", "/{version}/{phone}/messages", h_messages,
-		       &s) != SL_OK ||
-	    http_route(srv, "POST", "/_control", h_control, &s) != SL_OK ||
-	    http_route(srv, "GET", "/_stats", h_stats, &s) != SL_OK ||
-	    http_server_start(srv, &eb) != SL_OK) {
-		fprintf(stderr, "wa_standin: %s\n", eb.msg);
-		goto out;
-	}
-	rc = standin_serve(srv, port_file) != 0;
+	rc = standin_run("wa_standin", &o, routes,
+			 sizeof(routes) / sizeof(*routes), &s, port_file);
 out:
-	http_server_free(srv);
 	pthread_mutex_lock(&s.lock);
 	st = stats_json(&s);
 	pthread_mutex_unlock(&s.lock);
