@@ -24,6 +24,8 @@
 #       after a 131056, while the 300 others were sent at full speed.
 #  B. 4 forced 130429 answers, then 200 reminders: the sender logs that it
 #     slowed down; all 200 are accepted, once.
+#     Then 3 forced 5xx answers and 20 reminders: retried after a
+#     backoff, all 20 accepted once, the retried ones with attempts 2.
 #  D. a bad token (190): sending stops with an ERROR, nothing is accepted
 #     or given up; once the token is good again the next probe
 #     (whatsapp.auth_retry = 3s) gets through and all 20 are sent once.
@@ -315,6 +317,21 @@ grep -q "throughput limit hit, slowing down" "$TMP/worker.log" ||
 	fail "B: the sender did not log slowing down"
 grep -q 'rate=40.0/s' "$TMP/worker.log" || fail "B: rate not halved to 40"
 ok "B: $n x 130429: slowed down (rate halved), all 200 accepted once"
+
+standin_control "fail_5xx=3"
+for ((i = 1301; i <= 1320; i++)); do reminder "$i"; done | produce
+wait_until 60 eval '(( $(count_outcomes 1301 1320) >= 20 ))' ||
+	fail "B: 5xx: outcomes for $(count_outcomes 1301 1320) of 20"
+[[ $(accepted_between 1301 1320) == 20 ]] ||
+	fail "B: 5xx: $(accepted_between 1301 1320) of 20 accepted"
+n=$(jq -s 'map(select(.status >= 500)) | length' "$TMP/refused.jsonl")
+[[ $n == 3 ]] || fail "B: 5xx: $n answers of 500/503, want 3"
+outcomes >"$TMP/out.jsonl"
+n=$(jq -s --arg p "$PREFIX" 'map(select(.type == "reminder_sent" and
+	(.reminder_id | startswith($p + "13")) and .attempts == 2)) |
+	map(.reminder_id) | unique | length' "$TMP/out.jsonl")
+[[ $n == 3 ]] || fail "B: 5xx: $n reminders sent on the second attempt"
+ok "B: 3 x 5xx retried after a backoff: 20 accepted once, 3 on attempt 2"
 
 # ---- D. a bad token stops sending; a good one lets the probe through -----
 
