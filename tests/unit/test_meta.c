@@ -283,6 +283,46 @@ static capi_verdict classify(long status, const char *body)
 	return v;
 }
 
+/* Replies whose class is all that matters: status, body, class. */
+static const struct {
+	long status;
+	const char *body;
+	enum capi_class cls;
+} classes[] = {
+	{ 500,
+	  "{\"error\":{\"message\":\"An unexpected error has occurred.\","
+	  "\"code\":2,\"is_transient\":true}}",
+	  CAPI_TRANSIENT },
+	{ 400, "{\"error\":{\"message\":\"unknown\",\"code\":1}}",
+	  CAPI_TRANSIENT },
+	{ 400,
+	  "{\"error\":{\"message\":\"m\",\"code\":100,"
+	  "\"is_transient\":true}}",
+	  CAPI_TRANSIENT },
+	{ 503, "", CAPI_TRANSIENT },
+	{ 429, "", CAPI_THROTTLED },
+	{ 400,
+	  "{\"error\":{\"message\":\"(#17) User request limit reached\","
+	  "\"code\":17}}",
+	  CAPI_THROTTLED },
+	{ 400, "{\"error\":{\"message\":\"m\",\"code\":613}}", CAPI_THROTTLED },
+	{ 400, "{\"error\":{\"message\":\"m\",\"code\":80004}}",
+	  CAPI_THROTTLED },
+	{ 400, "{\"error\":{\"message\":\"m\",\"code\":4}}", CAPI_THROTTLED },
+	{ 400,
+	  "{\"error\":{\"message\":\"Error validating access token\","
+	  "\"type\":\"OAuthException\",\"code\":190}}",
+	  CAPI_CONFIG },
+	{ 403, "{\"error\":{\"message\":\"m\",\"code\":200}}", CAPI_CONFIG },
+	{ 400,
+	  "{\"error\":{\"message\":\"Unsupported post request\","
+	  "\"code\":100,\"error_subcode\":33}}",
+	  CAPI_CONFIG },
+	{ 404, "<html>Not Found</html>", CAPI_CONFIG },
+	{ 400, "{\"error\":{\"message\":\"bad\",\"code\":2804}}",
+	  CAPI_PERMANENT },
+};
+
 static void test_classify(void **state)
 {
 	capi_verdict v;
@@ -309,42 +349,16 @@ static void test_classify(void **state)
 				       "this event is too far in the past.");
 	assert_string_equal(v.fbtrace, "A1b2C3");
 
-	v = classify(500, "{\"error\":{\"message\":\"An unexpected error has "
-			  "occurred.\",\"code\":2,\"is_transient\":true}}");
-	assert_int_equal(v.cls, CAPI_TRANSIENT);
-	v = classify(400, "{\"error\":{\"message\":\"unknown\",\"code\":1}}");
-	assert_int_equal(v.cls, CAPI_TRANSIENT);
-	v = classify(400, "{\"error\":{\"message\":\"m\",\"code\":100,"
-			  "\"is_transient\":true}}");
-	assert_int_equal(v.cls, CAPI_TRANSIENT);
+	for (size_t i = 0; i < sizeof(classes) / sizeof(*classes); i++) {
+		v = classify(classes[i].status, classes[i].body);
+		if (v.cls != classes[i].cls)
+			fail_msg("case %zu (HTTP %ld %s): class %d, not %d", i,
+				 classes[i].status, classes[i].body, v.cls,
+				 classes[i].cls);
+	}
 	v = classify(503, "");
-	assert_int_equal(v.cls, CAPI_TRANSIENT);
 	assert_string_equal(v.message, "HTTP 503");
 
-	v = classify(429, "");
-	assert_int_equal(v.cls, CAPI_THROTTLED);
-	v = classify(400, "{\"error\":{\"message\":\"(#17) User request "
-			  "limit reached\",\"code\":17}}");
-	assert_int_equal(v.cls, CAPI_THROTTLED);
-	v = classify(400, "{\"error\":{\"message\":\"m\",\"code\":613}}");
-	assert_int_equal(v.cls, CAPI_THROTTLED);
-	v = classify(400, "{\"error\":{\"message\":\"m\",\"code\":80004}}");
-	assert_int_equal(v.cls, CAPI_THROTTLED);
-	v = classify(400, "{\"error\":{\"message\":\"m\",\"code\":4}}");
-	assert_int_equal(v.cls, CAPI_THROTTLED);
-
-	v = classify(400, "{\"error\":{\"message\":\"Error validating access "
-			  "token\",\"type\":\"OAuthException\",\"code\":190}}");
-	assert_int_equal(v.cls, CAPI_CONFIG);
-	v = classify(403, "{\"error\":{\"message\":\"m\",\"code\":200}}");
-	assert_int_equal(v.cls, CAPI_CONFIG);
-	v = classify(400, "{\"error\":{\"message\":\"Unsupported post "
-			  "request\",\"code\":100,\"error_subcode\":33}}");
-	assert_int_equal(v.cls, CAPI_CONFIG);
-	v = classify(404, "<html>Not Found</html>");
-	assert_int_equal(v.cls, CAPI_CONFIG);
-	v = classify(400, "{\"error\":{\"message\":\"bad\",\"code\":2804}}");
-	assert_int_equal(v.cls, CAPI_PERMANENT);
 	/* Absurd numbers are ignored, not cast. */
 	v = classify(400, "{\"error\":{\"message\":\"m\",\"code\":1e300,"
 			  "\"error_subcode\":-1e300}}");
