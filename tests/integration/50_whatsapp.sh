@@ -38,7 +38,8 @@
 #     redacted) to <dry_run.dir>/whatsapp.jsonl and publishes
 #     reminder_sent with message_id "dry-<n>".
 #
-# WA_KEEP=1 keeps the logs; WA_STANDIN and SLUICE_BIN name other builds.
+# WA_KEEP=1 keeps the logs; WA_STANDIN and SLUICE_BIN name other builds;
+# WA_GUARANTEE=exactly_once runs it under exactly-once (passes too).
 # Exit 0 on success; otherwise the first failed check is named.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -188,6 +189,7 @@ state.dir = $TMP/state
 admin.listen = off
 topic.partitions = $PARTS
 commit.interval.ms = 500
+processing.guarantee = ${WA_GUARANTEE:-at_least_once}
 kafka.session.timeout.ms = 6000
 whatsapp.topic = $SRC
 whatsapp.url = http://127.0.0.1:$PORT
