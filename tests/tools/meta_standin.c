@@ -715,43 +715,31 @@ static void usage(void)
 		"  [--fail-match PREFIX]\n");
 }
 
-static int parse_args(int argc, char **argv, struct standin *st,
-		      const char **listen, const char **port_file)
+/* One option of ours (a standin_opt_fn). */
+static int option(void *ud, const char *a, const char *v)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
+	struct standin *st = ud;
 
-		if (v == NULL)
-			return -1;
-		i++;
-		if (strcmp(a, "--listen") == 0)
-			*listen = v;
-		else if (strcmp(a, "--port-file") == 0)
-			*port_file = v;
-		else if (strcmp(a, "--token") == 0)
-			st->token = v;
-		else if (strcmp(a, "--skew") == 0)
-			st->skew_s = atol(v);
-		else if (strcmp(a, "--record") == 0)
-			rc = (st->record = standin_open_append(v)) ? 0 : -1;
-		else if (strcmp(a, "--rejected") == 0)
-			rc = (st->rejected = standin_open_append(v)) ? 0 : -1;
-		else if (strcmp(a, "--fail-5xx") == 0)
-			rc = queue_n(st, 500, atol(v));
-		else if (strcmp(a, "--fail-429") == 0)
-			rc = queue_n(st, 429, atol(v));
-		else if (strcmp(a, "--fail-code100") == 0)
-			rc = queue_n(st, 100, atol(v));
-		else if (strcmp(a, "--fail") == 0)
-			rc = queue_fails(st, v);
-		else if (strcmp(a, "--fail-match") == 0)
-			snprintf(st->match, sizeof(st->match), "%s", v);
-		else
-			rc = -1;
-		if (rc != 0)
-			return -1;
-	}
+	if (strcmp(a, "--token") == 0)
+		st->token = v;
+	else if (strcmp(a, "--skew") == 0)
+		st->skew_s = atol(v);
+	else if (strcmp(a, "--record") == 0)
+		return (st->record = standin_open_append(v)) ? 0 : -1;
+	else if (strcmp(a, "--rejected") == 0)
+		return (st->rejected = standin_open_append(v)) ? 0 : -1;
+	else if (strcmp(a, "--fail-5xx") == 0)
+		return queue_n(st, 500, atol(v));
+	else if (strcmp(a, "--fail-429") == 0)
+		return queue_n(st, 429, atol(v));
+	else if (strcmp(a, "--fail-code100") == 0)
+		return queue_n(st, 100, atol(v));
+	else if (strcmp(a, "--fail") == 0)
+		return queue_fails(st, v);
+	else if (strcmp(a, "--fail-match") == 0)
+		snprintf(st->match, sizeof(st->match), "%s", v);
+	else
+		return -1;
 	return 0;
 }
 
@@ -770,7 +758,8 @@ int main(int argc, char **argv)
 	};
 	int rc = 1;
 
-	if (parse_args(argc, argv, &st, &listen, &port_file) != 0) {
+	if (standin_parse(argc, argv, NULL, option, &st, &listen, &port_file) !=
+	    0) {
 		usage();
 		goto out;
 	}

@@ -94,6 +94,43 @@ static inline int standin_check_listen(const char *prog, const char *listen)
 	return -1;
 }
 
+/* A stand-in's own option: 0, or -1 when unknown or bad. */
+typedef int (*standin_opt_fn)(void *ud, const char *name, const char *value);
+
+/*
+ * Read argv: --listen H:P and --port-file F into *listen and
+ * *port_file, every other "--name value" through opt(ud, name, value),
+ * and a name in `flags` (NULL-terminated, or NULL) as opt(ud, name,
+ * NULL), taking no value.  0, or -1 at the first bad option.
+ */
+static inline int standin_parse(int argc, char **argv, const char *const *flags,
+				standin_opt_fn opt, void *ud,
+				const char **listen, const char **port_file)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int flag = 0;
+
+		for (size_t k = 0; flags != NULL && flags[k] != NULL; k++)
+			flag |= strcmp(a, flags[k]) == 0;
+		if (flag) {
+			if (opt(ud, a, NULL) != 0)
+				return -1;
+			continue;
+		}
+		if (v == NULL)
+			return -1;
+		i++;
+		if (strcmp(a, "--listen") == 0)
+			*listen = v;
+		else if (strcmp(a, "--port-file") == 0)
+			*port_file = v;
+		else if (opt(ud, a, v) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * With `srv` started: print "listening port=N" on stdout, write the
  * port to `port_file` (unless NULL), then wait until standin_stop is

@@ -547,59 +547,54 @@ static int add(const char **list, int *n, int max, const char *v)
 	return 0;
 }
 
+/* One option of ours (a standin_opt_fn). */
+static int option(void *ud, const char *a, const char *v)
+{
+	struct standin *s = ud;
+	int rc = 0;
+
+	if (strcmp(a, "--bad-token") == 0)
+		s->bad_token = 1;
+	else if (strcmp(a, "--token") == 0)
+		s->token = v;
+	else if (strcmp(a, "--phone-id") == 0)
+		s->phone_id = v;
+	else if (strcmp(a, "--version") == 0)
+		s->version = v;
+	else if (strcmp(a, "--log") == 0)
+		rc = (s->log = standin_open_append(v)) ? 0 : -1;
+	else if (strcmp(a, "--errors") == 0)
+		rc = (s->errors = standin_open_append(v)) ? 0 : -1;
+	else if (strcmp(a, "--mps") == 0)
+		s->mps = atoi(v);
+	else if (strcmp(a, "--jitter-ms") == 0)
+		s->jitter_ms = atoi(v);
+	else if (strcmp(a, "--pair-window-ms") == 0)
+		s->pair_window_ms = atoi(v);
+	else if (strcmp(a, "--latency-ms") == 0)
+		s->latency_ms = atoi(v);
+	else if (strcmp(a, "--fail-5xx") == 0)
+		s->fail_5xx = atol(v);
+	else if (strcmp(a, "--fail-130429") == 0)
+		s->fail_130429 = atol(v);
+	else if (strcmp(a, "--undeliverable") == 0)
+		rc = add(s->undeliverable, &s->nundeliverable, MAX_SUFFIXES, v);
+	else if (strcmp(a, "--stopped") == 0)
+		rc = add(s->stopped, &s->nstopped, MAX_SUFFIXES, v);
+	else if (strcmp(a, "--template") == 0)
+		rc = add(s->templates, &s->ntemplates, MAX_TEMPLATES, v);
+	else
+		rc = -1;
+	return rc;
+}
+
 static int parse(struct standin *s, int argc, char **argv, const char **listen,
 		 const char **port_file)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int rc = 0;
+	static const char *const flags[] = { "--bad-token", NULL };
 
-		if (strcmp(a, "--bad-token") == 0) {
-			s->bad_token = 1;
-			continue;
-		}
-		if (v == NULL)
-			return -1;
-		i++;
-		if (strcmp(a, "--listen") == 0)
-			*listen = v;
-		else if (strcmp(a, "--port-file") == 0)
-			*port_file = v;
-		else if (strcmp(a, "--token") == 0)
-			s->token = v;
-		else if (strcmp(a, "--phone-id") == 0)
-			s->phone_id = v;
-		else if (strcmp(a, "--version") == 0)
-			s->version = v;
-		else if (strcmp(a, "--log") == 0)
-			rc = (s->log = standin_open_append(v)) ? 0 : -1;
-		else if (strcmp(a, "--errors") == 0)
-			rc = (s->errors = standin_open_append(v)) ? 0 : -1;
-		else if (strcmp(a, "--mps") == 0)
-			s->mps = atoi(v);
-		else if (strcmp(a, "--jitter-ms") == 0)
-			s->jitter_ms = atoi(v);
-		else if (strcmp(a, "--pair-window-ms") == 0)
-			s->pair_window_ms = atoi(v);
-		else if (strcmp(a, "--latency-ms") == 0)
-			s->latency_ms = atoi(v);
-		else if (strcmp(a, "--fail-5xx") == 0)
-			s->fail_5xx = atol(v);
-		else if (strcmp(a, "--fail-130429") == 0)
-			s->fail_130429 = atol(v);
-		else if (strcmp(a, "--undeliverable") == 0)
-			rc = add(s->undeliverable, &s->nundeliverable,
-				 MAX_SUFFIXES, v);
-		else if (strcmp(a, "--stopped") == 0)
-			rc = add(s->stopped, &s->nstopped, MAX_SUFFIXES, v);
-		else if (strcmp(a, "--template") == 0)
-			rc = add(s->templates, &s->ntemplates, MAX_TEMPLATES,
-				 v);
-		else
-			return -1;
-		if (rc != 0)
-			return -1;
-	}
+	if (standin_parse(argc, argv, flags, option, s, listen, port_file) != 0)
+		return -1;
 	if (s->mps < 1 || s->jitter_ms < 0 || s->jitter_ms >= 1000)
 		return -1;
 	return 0;
