@@ -15,15 +15,21 @@
 #  3. user_journey holds exactly those 40 event_ids, each once, keyed by
 #     user_id, the screening_completed ones with every field;
 #  4. GET /v1/screenings/{id}, GET /v1/users/{id}/screenings;
-#  5. the bad-input catalogue: each gets its status, field and rule, and
-#     nothing of it is stored; no 500 anywhere (checked in /metrics);
-#  6. SQL-looking and non-ASCII strings are stored and read back verbatim;
+#  5. the bad-input catalogue (wrong types and missing fields one by one,
+#     score 0/6, malformed phone, pin code and language, invalid UTF-8 of
+#     several kinds, 1 MiB with and without Content-Length, empty body,
+#     deep nesting): each gets its status, field and rule, and nothing of
+#     it is stored; no 500 anywhere (checked in /metrics);
+#  6. SQL-looking and non-ASCII strings are stored, read back and
+#     published to user_journey verbatim;
 #  7. Idempotency-Key: a retry gets the same answer and writes nothing;
 #     reuse with another body -> 422; journey retry -> one Kafka record;
 #  8. through PgBouncer (transaction mode): screenings, a replay, relay;
 #  9. Kafka unreachable: screenings still 201 (kept in the outbox),
 #     journey 503 fast; with Kafka back the kept events are relayed once;
-# 10. PostgreSQL unreachable: 503 within a second, readyz 503;
+# 10. PostgreSQL unreachable: 503 within a second, readyz 503 (a real
+#     stop and restart: 23_api_pg_outage.sh; a 30 s Kafka stop under
+#     load: 22_api_kafka_outage.sh; query plans: 21_api_explain.sh);
 # 11. SIGTERM: exit status 0.
 #
 # Exit 0 on success; otherwise the first failed check is named.
@@ -356,6 +362,48 @@ bad "bad Idempotency-Key" 400 Idempotency-Key $S "{$V,\"score\":3}" -H "Idempote
 head -c 1048576 /dev/zero | tr '\0' 'a' >"$TMP/big"
 req POST $S "$TMP/big" "${AUTH[@]}" "${JSON[@]}"
 [[ $STATUS == 413 ]] || fail "1 MiB body: $STATUS"
+req POST $S "$TMP/big" "${AUTH[@]}" "${JSON[@]}" -H 'Transfer-Encoding: chunked'
+[[ $STATUS == 413 ]] || fail "1 MiB chunked body (no length): $STATUS"
+head -c 65537 "$TMP/big" >"$TMP/over"
+req POST $S "$TMP/over" "${AUTH[@]}" "${JSON[@]}"
+[[ $STATUS == 413 ]] || fail "api.max_body + 1 bytes: $STATUS"
+
+# More of the catalogue: every field with a wrong type, the rest of the
+# required fields missing, more malformed values and byte sequences.
+P='"phone":"+919876543210"'
+L='"lang":"hi"'
+C='"pincode":"110001"'
+U="\"user_id\":\"$RUN-bad\""
+bad "phone number" 400 phone $S "{$U,\"phone\":919876543210,$L,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "lang number" 400 lang $S "{$U,$P,\"lang\":1,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "channel number" 400 channel $S "{$U,$P,$L,$C,\"score\":3,\"channel\":1}"
+bad "user_id object" 400 user_id $S "{\"user_id\":{\"a\":1},$P,$L,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "user_id array" 400 user_id $S "{\"user_id\":[\"a\"],$P,$L,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "user_id empty" 400 user_id $S "{\"user_id\":\"\",$P,$L,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "score true" 400 score $S "{$U,$P,$L,$C,\"score\":true,\"channel\":\"qr\"}"
+bad "score 1e400" 400 score $S "{$U,$P,$L,$C,\"score\":1e400,\"channel\":\"qr\"}"
+bad "score -3" 400 score $S "{$U,$P,$L,$C,\"score\":-3,\"channel\":\"qr\"}"
+bad "missing lang" 400 lang $S "{$U,$P,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "missing pincode" 400 pincode $S "{$U,$P,$L,\"score\":3,\"channel\":\"qr\"}"
+bad "phone letters" 400 phone $S "{$U,\"phone\":\"+91987654321a\",$L,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "phone spaces" 400 phone $S "{$U,\"phone\":\"+91 98765 43210\",$L,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "phone India 11 digits" 400 phone $S "{$U,\"phone\":\"+9198765432101\",$L,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "pincode letter" 400 pincode $S "{$U,$P,$L,\"pincode\":\"11000A\",\"score\":3,\"channel\":\"qr\"}"
+bad "pincode 7 digits" 400 pincode $S "{$U,$P,$L,\"pincode\":\"1100011\",\"score\":3,\"channel\":\"qr\"}"
+bad "lang upper case" 400 lang $S "{$U,$P,\"lang\":\"HI\",$C,\"score\":3,\"channel\":\"qr\"}"
+bad "lang empty" 400 lang $S "{$U,$P,\"lang\":\"\",$C,\"score\":3,\"channel\":\"qr\"}"
+bad "overlong UTF-8" 400 "" $S "$(printf '{"user_id":"\xc0\xaf","phone":"+919876543210","lang":"hi","pincode":"110001","score":3,"channel":"qr"}')"
+bad "UTF-8 surrogate" 400 "" $S "$(printf '{"user_id":"\xed\xa0\x80","phone":"+919876543210","lang":"hi","pincode":"110001","score":3,"channel":"qr"}')"
+bad "invalid UTF-8 in a key" 400 "" $S "$(printf '{"user_id":"'"$RUN"'-u","\xff":1,"phone":"+919876543210","lang":"hi","pincode":"110001","score":3,"channel":"qr"}')"
+bad "UTF-8 cut short" 400 "" $S "$(printf '{"user_id":"'"$RUN"'-u","phone":"+919876543210","lang":"hi","pincode":"110001","score":3,"channel":"qr"}\xe0\xa4')"
+bad "lone surrogate escape" 400 "" $S "{\"user_id\":\"\\ud800\",$P,$L,$C,\"score\":3,\"channel\":\"qr\"}"
+bad "raw control character" 400 "" $S "$(printf '{"user_id":"a\001b","phone":"+919876543210","lang":"hi","pincode":"110001","score":3,"channel":"qr"}')"
+bad "nested 1200 deep" 400 "" $S "{$U,$P,$L,$C,\"score\":3,\"channel\":\"qr\",\"answers\":{\"a\":$(printf '[%.0s' {1..1200})$(printf ']%.0s' {1..1200})}}"
+bad "JSON null" 400 "" $S 'null'
+bad "journey user_id number" 400 user_id $J '{"type":"opted_in","user_id":7}'
+bad "journey step string" 400 step $J "{\"type\":\"screening_step\",$U,\"step\":\"2\"}"
+bad "journey invalid UTF-8" 400 "" $J "$(printf '{"type":"opted_in","user_id":"\xfe"}')"
+bad "journey empty body" 400 "" $J ''
 bad "journey completed" 400 type $J "{\"type\":\"screening_completed\",\"user_id\":\"$RUN-bad\"}"
 bad "journey unknown type" 400 type $J "{\"type\":\"reminder_bogus\",\"user_id\":\"$RUN-bad\"}"
 bad "journey no type" 400 type $J "{\"user_id\":\"$RUN-bad\"}"
@@ -366,7 +414,7 @@ bad "journey bad time" 400 occurred_at $J "{\"type\":\"opted_in\",\"user_id\":\"
 bad "journey time no offset" 400 occurred_at $J "{\"type\":\"opted_in\",\"user_id\":\"$RUN-bad\",\"occurred_at\":\"2026-01-05T10:00:00\"}"
 bad "journey no token" 401 "" $J "{\"type\":\"opted_in\",\"user_id\":\"$RUN-bad\"}"
 [[ $(sql "SELECT count(*) FROM screenings WHERE user_id LIKE '$RUN-bad%'
-	OR user_id = 'other'") == 0 ]] || fail "bad input was stored"
+	OR user_id IN ('other', '$RUN-u')") == 0 ]] || fail "bad input was stored"
 curl -s "$API_URL/metrics" >"$TMP/metrics"
 grep -q 'route="POST /v1/screenings",status="400"' "$TMP/metrics" ||
 	fail "metrics: no 400 counted"
@@ -392,7 +440,31 @@ req GET "/v1/users/$(jq -rn --arg u "$hindi" '$u|@uri')/screenings" "" \
 	"${AUTH[@]}"
 [[ $STATUS == 200 && $(jq -r '.screenings[0].user_id' "$TMP/out") == \
 	"$hindi" ]] || fail "GET non-ASCII user: $STATUS $(cat "$TMP/out")"
-ok "SQL-looking and non-ASCII strings stored and read back verbatim"
+
+# The SQL-looking user through GET, and in the event on Kafka; a journey
+# event with SQL-looking members passes to Kafka unchanged.
+req GET "/v1/users/$(jq -rn --arg u "$weird" '$u|@uri')/screenings" "" \
+	"${AUTH[@]}"
+[[ $STATUS == 200 && $(jq -r '.screenings[0].user_id' "$TMP/out") == \
+	"$weird" && $(jq -r '.screenings[0].answers.q' "$TMP/out") == \
+	'Robert"); DELETE FROM outbox; --' ]] ||
+	fail "GET SQL-looking user: $STATUS $(cat "$TMP/out")"
+wj="$RUN-y'; DROP TABLE outbox; --"
+post $J "{\"type\":\"opted_out\",\"user_id\":\"$wj\",\"note\":\"1; DELETE FROM screenings WHERE '1'='1\"}"
+[[ $STATUS == 202 ]] || fail "SQL-looking journey event: $STATUS $(cat "$TMP/out")"
+verbatim_in_kafka()
+{
+	journey_records >"$TMP/kafka2"
+	[[ $(cut -f2 "$TMP/kafka2" | jq -r --arg u "$weird" \
+		'select(.user_id == $u) | .answers.q') == \
+		'Robert"); DELETE FROM outbox; --' ]] &&
+	[[ $(cut -f2 "$TMP/kafka2" | jq -r --arg u "$wj" \
+		'select(.user_id == $u) | .note') == \
+		"1; DELETE FROM screenings WHERE '1'='1" ]]
+}
+wait_until 20 verbatim_in_kafka ||
+	fail "SQL-looking strings not verbatim on user_journey"
+ok "SQL-looking and non-ASCII strings stored, read back and published verbatim"
 
 # ---- 7. Idempotency-Key ----------------------------------------------------
 
