@@ -501,6 +501,16 @@ wait "${pids[@]}" || fail "concurrent idempotent requests"
 [[ $(sql "SELECT count(*) FROM screenings WHERE user_id = '$RUN-idem2'") \
 	== 1 ]] || fail "concurrent retries wrote more than one row"
 
+# One event on user_journey for the screening posted three times.
+one_idem()
+{
+	[[ $(journey_records | grep -c "^$RUN-idem"$'\t') == 1 ]]
+}
+wait_until 20 one_idem || fail "idempotent screening: not one event"
+[[ $(journey_records | grep "^$RUN-idem"$'\t' | cut -f2 | jq -r .event_id) \
+	== $(jq -r .event_id <<<"$first") ]] ||
+	fail "idempotent screening: the event is not the first answer's"
+
 KJ=(-H "Idempotency-Key: $RUN-key-3")
 post $J "{\"type\":\"opted_out\",\"user_id\":\"$RUN-idemj\"}" "${KJ[@]}"
 [[ $STATUS == 202 ]] || fail "journey idempotent first: $STATUS"
