@@ -25,6 +25,15 @@
 	"\"pincode\":\"600001\",\"score\":4,\"channel\":\"whatsapp\","         \
 	"\"answers\":{\"pain\":\"no\",\"n\":[1,{\"b\":null}]}}"
 
+/* A string member's value (the test fails when there is none). */
+static const char *member(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	assert_true(cJSON_IsString(v));
+	return v->valuestring;
+}
+
 static int screening(const char *body, api_screening *s, api_bad *bad)
 {
 	return api_screening_parse(body, strlen(body), SID, EID, NOW, s, bad);
@@ -68,18 +77,10 @@ static void test_screening_ok(void **state)
 	/* The outbox payload is a screening_completed the worker takes. */
 	assert_int_equal(ev_parse(s.payload, strlen(s.payload), &ev, &err),
 			 SL_OK);
-	assert_string_equal(
-		cJSON_GetObjectItemCaseSensitive(ev, "type")->valuestring,
-		"screening_completed");
-	assert_string_equal(
-		cJSON_GetObjectItemCaseSensitive(ev, "event_id")->valuestring,
-		EID);
-	assert_string_equal(cJSON_GetObjectItemCaseSensitive(ev, "screening_id")
-				    ->valuestring,
-			    SID);
-	assert_string_equal(
-		cJSON_GetObjectItemCaseSensitive(ev, "occurred_at")->valuestring,
-		NOW);
+	assert_string_equal(member(ev, "type"), "screening_completed");
+	assert_string_equal(member(ev, "event_id"), EID);
+	assert_string_equal(member(ev, "screening_id"), SID);
+	assert_string_equal(member(ev, "occurred_at"), NOW);
 	cJSON_Delete(ev);
 	reply = cJSON_Parse(s.reply);
 	assert_non_null(reply);
@@ -206,23 +207,16 @@ static void test_journey(void **state)
 	assert_int_equal(api_journey_parse(body, strlen(body), EID, NOW, &ev,
 					   &bad),
 			 SL_OK);
-	assert_string_equal(
-		cJSON_GetObjectItemCaseSensitive(ev, "event_id")->valuestring,
-		EID);
-	assert_string_equal(
-		cJSON_GetObjectItemCaseSensitive(ev, "occurred_at")->valuestring,
-		NOW);
+	assert_string_equal(member(ev, "event_id"), EID);
+	assert_string_equal(member(ev, "occurred_at"), NOW);
 	cJSON_Delete(ev);
 
 	assert_int_equal(api_journey_parse(given, strlen(given), EID, NOW, &ev,
 					   &bad),
 			 SL_OK);
-	assert_string_equal(
-		cJSON_GetObjectItemCaseSensitive(ev, "event_id")->valuestring,
-		"mine");
-	assert_string_equal(
-		cJSON_GetObjectItemCaseSensitive(ev, "occurred_at")->valuestring,
-		"2026-01-05T10:00:00+05:30");
+	assert_string_equal(member(ev, "event_id"), "mine");
+	assert_string_equal(member(ev, "occurred_at"),
+			    "2026-01-05T10:00:00+05:30");
 	cJSON_Delete(ev);
 }
 
