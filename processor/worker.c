@@ -62,7 +62,7 @@ static void usage(FILE *f)
 		"  --config FILE       key = value configuration\n"
 		"  --topologies LIST   comma-separated (config key "
 		"worker.topologies);\n"
-		"                      default: journey,analytics,conversions; "
+		"                      default: all; "
 		"known:");
 	for (size_t i = 0; i < sizeof(topologies) / sizeof(*topologies); i++)
 		fprintf(f, " %s", topologies[i].name);
@@ -117,6 +117,7 @@ static void h_metrics(const http_req *req, http_resp *resp, void *ud)
 		return;
 	for (int i = 0; i < w->napps; i++)
 		app_write_metrics(w->apps[i], f);
+	whatsapp_write_metrics(f);
 	http_server_write_metrics(w->admin, f);
 	fclose(f);
 	http_resp_set(resp, 200, "text/plain; version=0.0.4", buf, len);
@@ -481,12 +482,8 @@ int worker_main(int argc, char **argv)
 		return 1;
 	if (list == NULL)
 		list = sl_config_get(w.cfg, "worker.topologies");
-	/*
-	 * TODO: add whatsapp to the default once make run and the e2e test
-	 * count its reminder_sent events; until then it runs on request.
-	 */
 	if (list == NULL)
-		list = "journey,analytics,conversions";
+		list = "journey,analytics,conversions,whatsapp";
 	sl_signals_install();
 
 	rc = sl_clock_init(&w.clock, w.cfg, &eb);

@@ -195,9 +195,13 @@ start_worker()
 	! port_open "$port" || die "port $port is taken (DEMO_ADMIN_LISTEN)"
 	step "starting sluice worker (clock $CLOCK_START x$CLOCK_SPEED)"
 	WORKER_T0=$(now_ms)
+	# The WhatsApp sender runs dry here (no token): its requests go to
+	# dry-run/whatsapp.jsonl; pace it faster than a real number's 80/s
+	# so the demo does not wait minutes (DEMO_WHATSAPP_RATE).
 	SLUICE_ADMIN_LISTEN=$ADMIN_LISTEN \
 		SLUICE_CLOCK_START=$CLOCK_START \
 		SLUICE_CLOCK_SPEED=$CLOCK_SPEED \
+		SLUICE_WHATSAPP_RATE=${DEMO_WHATSAPP_RATE:-2000} \
 		spawn "$RUN_DIR/worker.pid" "$RUN_DIR/worker.log" \
 		"$SLUICE" worker
 	wait_until 120 ready "http://$ADMIN_LISTEN/readyz" ||
@@ -233,6 +237,9 @@ missing()
 		    | "\($k) \($s[$k] // 0)/\($t.events_sent[$k])" ]
 		+ (if $s.reminder_records == $t.reminders_expected then []
 		   else ["reminders \($s.reminder_records)/" +
+			 "\($t.reminders_expected)"] end)
+		+ (if ($s.reminder_sent // 0) == $t.reminders_expected then []
+		   else ["reminder_sent \($s.reminder_sent // 0)/" +
 			 "\($t.reminders_expected)"] end)
 		| join(", ")'
 }
@@ -326,6 +333,8 @@ compare()
 		row("reminders emitted"; $s.reminders_emitted;
 		    $t.reminders_expected),
 		row("reminder records"; $s.reminder_records;
+		    $t.reminders_expected),
+		row("reminders sent (WhatsApp)"; $s.reminder_sent // 0;
 		    $t.reminders_expected),
 		row("users reminded twice"; $s.users_reminded_twice; 0),
 		row("average score"; $s.avg_score;

@@ -143,6 +143,7 @@ main()
 		row("pin codes reached"; .distinct_pincodes),
 		row("districts reached"; .distinct_districts),
 		row("reminders emitted"; .reminders_emitted),
+		row("reminders sent"; .reminder_sent),
 		row("average score"; .avg_score),
 		row("journey events"; .events)' <<<"$all"
 }

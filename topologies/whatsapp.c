@@ -98,6 +98,7 @@ static struct {
 	atomic_llong failed;
 	atomic_llong unknown;
 	atomic_llong expired;
+	atomic_llong stale;
 	atomic_llong throttled;
 	atomic_llong pair_limited;
 	atomic_llong retries;
@@ -129,6 +130,8 @@ void whatsapp_write_metrics(FILE *f)
 		"sluice_whatsapp_queued_total %lld\n"
 		"# TYPE sluice_whatsapp_duplicates_total counter\n"
 		"sluice_whatsapp_duplicates_total %lld\n"
+		"# TYPE sluice_whatsapp_stale_total counter\n"
+		"sluice_whatsapp_stale_total %lld\n"
 		"# TYPE sluice_whatsapp_throttled_total counter\n"
 		"sluice_whatsapp_throttled_total %lld\n"
 		"# TYPE sluice_whatsapp_pair_limited_total counter\n"
@@ -147,6 +150,7 @@ void whatsapp_write_metrics(FILE *f)
 		"sluice_whatsapp_auth_stopped %d\n",
 		(long long)atomic_load(&stats.queued),
 		(long long)atomic_load(&stats.duplicates),
+		(long long)atomic_load(&stats.stale),
 		(long long)atomic_load(&stats.throttled),
 		(long long)atomic_load(&stats.pair_limited),
 		(long long)atomic_load(&stats.retries),
@@ -618,6 +622,18 @@ static const char *check_input(const cJSON *o)
 	return NULL;
 }
 
+/* emitted_at further than give_up_after from the worker's clock. */
+static int stale(sl_ctx *ctx, const struct wa_topo *w, const cJSON *o)
+{
+	const char *at = json_str(o, "emitted_at");
+	int64_t ms, age;
+
+	if (at == NULL || sl_time_parse_rfc3339(at, &ms) != SL_OK)
+		return 0;
+	age = sl_ctx_now_ms(ctx) - ms;
+	return age > w->pol.give_up_ms || -age > w->pol.give_up_ms;
+}
+
 static int queue_step(sl_ctx *ctx, const sl_record *rec, void *ud)
 {
 	struct wa_topo *w = ud;
@@ -636,6 +652,19 @@ static int queue_step(sl_ctx *ctx, const sl_record *rec, void *ud)
 		goto out;
 	}
 	rid = json_str(o, "reminder_id");
+	if (stale(ctx, w, o)) {
+		/*
+		 * Emitted too long ago (or ahead of our clock): an evening
+		 * reminder must not go out hours late, nor history be re-sent
+		 * by an application id reading send_reminder from its start.
+		 */
+		if (atomic_fetch_add(&stats.stale, 1) % 10000 == 0)
+			SL_WARN(COMP, "stale reminder skipped reminder_id=%s "
+				      "(counted in sluice_whatsapp_stale_total)",
+				rid);
+		rc = SL_OK;
+		goto out;
+	}
 	rc = sl_store_get(st, rid, strlen(rid), &v);
 	if (rc == SL_OK) {
 		count(&stats.duplicates);

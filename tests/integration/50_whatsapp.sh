@@ -54,7 +54,7 @@ PREFIX=h7wa$SEED$RID4-
 PARTS=${WA_PARTITIONS:-3}
 STANDIN=${WA_STANDIN:-$ROOT/tests/bin/wa_standin}
 TMP=$(mktemp -d /tmp/sluice-50-whatsapp.XXXXXX)
-DATE=2026-12-04
+DATE=$(TZ=Asia/Kolkata date +%F) # today: reminders are sent fresh
 
 fail()
 {
@@ -111,7 +111,7 @@ reminder()
 	printf '"phone":"%s","lang":"%s","local_date":"%s",' \
 		"$(phone "$i")" "$lang" "$d"
 	printf '"pincode":"110001","step":%d,"reminder_number":1,' $((i % 5))
-	printf '"emitted_at":"%sT13:30:00Z"}\n' "$d"
+	printf '"emitted_at":"%s"}\n' "$(date -u +%FT%TZ)"
 }
 
 produce()
