@@ -831,7 +831,7 @@ record()
 	[[ -f $f ]] || die "$f missing"
 	{
 		echo
-		echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+		echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 		echo
 		echo "Command: \`${env}${COMMAND% }\` (via \`make bench\` or directly)"
 		echo

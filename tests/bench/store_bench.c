@@ -14,11 +14,13 @@
  *	raw:    mdb_env_open, mdb_dbi_open, mdb_txn_begin, mdb_put,
  *		mdb_txn_commit
  *
- * Each side runs R rounds (default 3, alternating, each in a new
- * directory under DIR, removed afterwards); the best round counts.
- * Then the same for gets of every key (one read transaction per B).
- * Prints one line of key=value on stdout: ns per put and per get of
- * each side, and the ratios store/raw.  Exit 0, or 1 on any error.
+ * The two sides take turns, one transaction each, the order swapped
+ * every batch, so other load on the machine falls on both alike; then
+ * the same for gets of every key (one read transaction per B).  R
+ * rounds (default 3), each in new directories under DIR, removed
+ * afterwards; times add up over the rounds.  Prints one line of
+ * key=value on stdout: ns per put and per get of each side, and the
+ * ratios store/raw.  Exit 0, or 1 on any error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,10 +52,6 @@ typedef struct sb_data {
 	size_t *klen;
 	unsigned char value[SB_VALUE_SIZE];
 } sb_data;
-
-typedef struct sb_result {
-	double put_ns, get_ns;
-} sb_result;
 
 static double sb_now(void)
 {
@@ -121,151 +119,162 @@ static void sb_rmdir(const char *dir)
 
 /* ---- through state/store.h ----------------------------------------- */
 
-static int sb_store_round(const sb_opts *o, const sb_data *d, const char *dir,
-			  sb_result *r)
+typedef struct sb_store {
+	st_env *env;
+	MDB_dbi db;
+} sb_store;
+
+static int sb_store_open(const char *dir, sb_store *st)
 {
 	sl_errbuf eb = { { 0 } };
-	st_env *env = NULL;
-	st_txn t = { 0 };
-	MDB_dbi db;
-	MDB_val v;
-	double t0;
-	int rc;
+	int rc = st_env_acquire(dir, &st->env, &eb);
 
-	rc = st_env_acquire(dir, &env, &eb);
 	if (rc == SL_OK)
-		rc = st_db_open(env, "bench", 0, &db);
-	if (rc != SL_OK)
-		goto out;
-
-	t0 = sb_now();
-	for (size_t i = 0; i < o->puts && rc == SL_OK; i += o->batch) {
-		size_t end = i + o->batch < o->puts ? i + o->batch : o->puts;
-
-		rc = st_txn_begin(env, 0, &t);
-		for (size_t k = i; k < end && rc == SL_OK; k++)
-			rc = st_put(&t, db, d->keys[k], d->klen[k], d->value,
-				    SB_VALUE_SIZE);
-		if (rc == SL_OK)
-			rc = st_txn_commit(&t);
-		else
-			st_txn_abort(&t);
-	}
-	r->put_ns = (sb_now() - t0) / (double)o->puts;
-	if (rc != SL_OK)
-		goto out;
-
-	t0 = sb_now();
-	for (size_t i = 0; i < o->puts && rc == SL_OK; i += o->batch) {
-		size_t end = i + o->batch < o->puts ? i + o->batch : o->puts;
-
-		rc = st_txn_begin(env, 1, &t);
-		for (size_t k = i; k < end && rc == SL_OK; k++)
-			rc = st_get(&t, db, d->keys[k], d->klen[k], &v);
-		st_txn_abort(&t);
-	}
-	r->get_ns = (sb_now() - t0) / (double)o->puts;
-out:
+		rc = st_db_open(st->env, "bench", 0, &st->db);
 	if (rc != SL_OK)
 		fprintf(stderr, "store_bench: store: %s %s\n", sl_errname(rc),
 			eb.msg);
-	st_env_release(env);
+	return rc == SL_OK ? 0 : -1;
+}
+
+/* Puts (or gets) of entries [from, to) in one transaction. */
+static int sb_store_batch(sb_store *st, const sb_data *d, size_t from,
+			  size_t to, int get)
+{
+	st_txn t;
+	MDB_val v;
+	int rc = st_txn_begin(st->env, get, &t);
+
+	for (size_t k = from; k < to && rc == SL_OK; k++)
+		rc = get ? st_get(&t, st->db, d->keys[k], d->klen[k], &v)
+			 : st_put(&t, st->db, d->keys[k], d->klen[k], d->value,
+				  SB_VALUE_SIZE);
+	if (rc == SL_OK && !get)
+		rc = st_txn_commit(&t);
+	else
+		st_txn_abort(&t);
+	if (rc != SL_OK)
+		fprintf(stderr, "store_bench: store: %s\n", sl_errname(rc));
 	return rc == SL_OK ? 0 : -1;
 }
 
 /* ---- raw LMDB ------------------------------------------------------ */
 
-static int sb_raw_open(const char *dir, MDB_env **env, MDB_dbi *db)
+typedef struct sb_raw {
+	MDB_env *env;
+	MDB_dbi db;
+} sb_raw;
+
+static int sb_raw_open(const char *dir, sb_raw *r)
 {
 	MDB_txn *txn = NULL;
 	int rc;
 
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return errno;
-	rc = mdb_env_create(env);
+		return -1;
+	rc = mdb_env_create(&r->env);
 	if (rc == 0)
-		rc = mdb_env_set_mapsize(*env, SB_MAP_SIZE);
+		rc = mdb_env_set_mapsize(r->env, SB_MAP_SIZE);
 	if (rc == 0)
-		rc = mdb_env_set_maxdbs(*env, 8192);
+		rc = mdb_env_set_maxdbs(r->env, 8192);
 	if (rc == 0)
-		rc = mdb_env_open(*env, dir, MDB_NOMETASYNC | MDB_NOTLS, 0644);
+		rc = mdb_env_open(r->env, dir, MDB_NOMETASYNC | MDB_NOTLS,
+				  0644);
 	if (rc == 0)
-		rc = mdb_txn_begin(*env, NULL, 0, &txn);
+		rc = mdb_txn_begin(r->env, NULL, 0, &txn);
 	if (rc == 0)
-		rc = mdb_dbi_open(txn, "s:bench:0", MDB_CREATE, db);
+		rc = mdb_dbi_open(txn, "s:bench:0", MDB_CREATE, &r->db);
 	if (rc == 0)
 		rc = mdb_txn_commit(txn);
 	else if (txn != NULL)
 		mdb_txn_abort(txn);
-	return rc;
-}
-
-static int sb_raw_round(const sb_opts *o, const sb_data *d, const char *dir,
-			sb_result *r)
-{
-	MDB_env *env = NULL;
-	MDB_txn *txn;
-	MDB_dbi db;
-	MDB_val k, v;
-	double t0;
-	int rc;
-
-	rc = sb_raw_open(dir, &env, &db);
-	if (rc != 0)
-		goto out;
-
-	t0 = sb_now();
-	for (size_t i = 0; i < o->puts && rc == 0; i += o->batch) {
-		size_t end = i + o->batch < o->puts ? i + o->batch : o->puts;
-
-		rc = mdb_txn_begin(env, NULL, 0, &txn);
-		for (size_t n = i; n < end && rc == 0; n++) {
-			k.mv_size = d->klen[n];
-			k.mv_data = d->keys[n];
-			v.mv_size = SB_VALUE_SIZE;
-			v.mv_data = (void *)d->value;
-			rc = mdb_put(txn, db, &k, &v, 0);
-		}
-		if (rc == 0)
-			rc = mdb_txn_commit(txn);
-		else
-			mdb_txn_abort(txn);
-	}
-	r->put_ns = (sb_now() - t0) / (double)o->puts;
-	if (rc != 0)
-		goto out;
-
-	t0 = sb_now();
-	for (size_t i = 0; i < o->puts && rc == 0; i += o->batch) {
-		size_t end = i + o->batch < o->puts ? i + o->batch : o->puts;
-
-		rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-		for (size_t n = i; n < end && rc == 0; n++) {
-			k.mv_size = d->klen[n];
-			k.mv_data = d->keys[n];
-			rc = mdb_get(txn, db, &k, &v);
-		}
-		mdb_txn_abort(txn);
-	}
-	r->get_ns = (sb_now() - t0) / (double)o->puts;
-out:
 	if (rc != 0)
 		fprintf(stderr, "store_bench: raw: %s\n", mdb_strerror(rc));
-	if (env != NULL) {
-		mdb_env_sync(env, 1);
-		mdb_env_close(env);
-	}
 	return rc == 0 ? 0 : -1;
 }
 
-/* ---- the run ------------------------------------------------------- */
-
-static void sb_best(sb_result *best, const sb_result *r)
+static void sb_raw_close(sb_raw *r)
 {
-	if (best->put_ns == 0 || r->put_ns < best->put_ns)
-		best->put_ns = r->put_ns;
-	if (best->get_ns == 0 || r->get_ns < best->get_ns)
-		best->get_ns = r->get_ns;
+	if (r->env == NULL)
+		return;
+	mdb_env_sync(r->env, 1);
+	mdb_env_close(r->env);
+	r->env = NULL;
+}
+
+static int sb_raw_batch(sb_raw *r, const sb_data *d, size_t from, size_t to,
+			int get)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc = mdb_txn_begin(r->env, NULL, get ? MDB_RDONLY : 0, &txn);
+
+	if (rc != 0)
+		goto out;
+	for (size_t n = from; n < to && rc == 0; n++) {
+		k.mv_size = d->klen[n];
+		k.mv_data = d->keys[n];
+		v.mv_size = SB_VALUE_SIZE;
+		v.mv_data = (void *)d->value;
+		rc = get ? mdb_get(txn, r->db, &k, &v)
+			 : mdb_put(txn, r->db, &k, &v, 0);
+	}
+	if (rc == 0 && !get)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+out:
+	if (rc != 0)
+		fprintf(stderr, "store_bench: raw: %s\n", mdb_strerror(rc));
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- one round ----------------------------------------------------- */
+
+/*
+ * Both sides in turns, one transaction each, the order swapped every
+ * batch, so whatever else the machine does falls on both alike.  Adds
+ * each side's nanoseconds to raw_ns / st_ns: [0] puts, [1] gets.
+ */
+static int sb_round(const sb_opts *o, const sb_data *d, int i, double raw_ns[2],
+		    double st_ns[2])
+{
+	char rdir[4096], sdir[4096];
+	sb_raw raw = { NULL, 0 };
+	sb_store st = { NULL, 0 };
+	int rc = -1;
+
+	snprintf(rdir, sizeof(rdir), "%s/raw-%d", o->dir, i);
+	snprintf(sdir, sizeof(sdir), "%s/store-%d", o->dir, i);
+	if (sb_raw_open(rdir, &raw) != 0 || sb_store_open(sdir, &st) != 0)
+		goto out;
+	for (int get = 0; get <= 1; get++) {
+		for (size_t b = 0; b < o->puts; b += o->batch) {
+			size_t end = b + o->batch < o->puts ? b + o->batch
+							    : o->puts;
+			int raw_first = (b / o->batch) % 2 == 0;
+			double t0, t1, t2;
+
+			t0 = sb_now();
+			if (raw_first ? sb_raw_batch(&raw, d, b, end, get)
+				      : sb_store_batch(&st, d, b, end, get))
+				goto out;
+			t1 = sb_now();
+			if (raw_first ? sb_store_batch(&st, d, b, end, get)
+				      : sb_raw_batch(&raw, d, b, end, get))
+				goto out;
+			t2 = sb_now();
+			raw_ns[get] += raw_first ? t1 - t0 : t2 - t1;
+			st_ns[get] += raw_first ? t2 - t1 : t1 - t0;
+		}
+	}
+	rc = 0;
+out:
+	sb_raw_close(&raw);
+	st_env_release(st.env);
+	sb_rmdir(rdir);
+	sb_rmdir(sdir);
+	return rc;
 }
 
 static int sb_args(int argc, char **argv, sb_opts *o)
@@ -308,8 +317,7 @@ int main(int argc, char **argv)
 {
 	sb_opts o;
 	sb_data d = { 0 };
-	sb_result st = { 0, 0 }, raw = { 0, 0 };
-	char dir[4096];
+	double raw[2] = { 0, 0 }, st[2] = { 0, 0 }, n;
 	int rc = 1;
 
 	if (sb_args(argc, argv, &o) != 0) {
@@ -324,28 +332,16 @@ int main(int argc, char **argv)
 	}
 	if (sb_data_make(&d, o.puts) != 0)
 		goto out;
-
-	for (int i = 0; i < o.rounds; i++) {
-		sb_result r = { 0, 0 };
-
-		snprintf(dir, sizeof(dir), "%s/raw-%d", o.dir, i);
-		if (sb_raw_round(&o, &d, dir, &r) != 0)
+	for (int i = 0; i < o.rounds; i++)
+		if (sb_round(&o, &d, i, raw, st) != 0)
 			goto out;
-		sb_rmdir(dir);
-		sb_best(&raw, &r);
 
-		snprintf(dir, sizeof(dir), "%s/store-%d", o.dir, i);
-		if (sb_store_round(&o, &d, dir, &r) != 0)
-			goto out;
-		sb_rmdir(dir);
-		sb_best(&st, &r);
-	}
+	n = (double)o.puts * o.rounds;
 	printf("puts=%zu batch=%zu rounds=%d raw_put_ns=%.1f "
 	       "store_put_ns=%.1f put_ratio=%.3f raw_get_ns=%.1f "
 	       "store_get_ns=%.1f get_ratio=%.3f\n",
-	       o.puts, o.batch, o.rounds, raw.put_ns, st.put_ns,
-	       st.put_ns / raw.put_ns, raw.get_ns, st.get_ns,
-	       st.get_ns / raw.get_ns);
+	       o.puts, o.batch, o.rounds, raw[0] / n, st[0] / n, st[0] / raw[0],
+	       raw[1] / n, st[1] / n, st[1] / raw[1]);
 	rc = 0;
 out:
 	sb_data_free(&d);
