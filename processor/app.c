@@ -523,6 +523,8 @@ static void process_message(sl_app *app, rd_kafka_message_t *m)
 	t = &app->tasks[m->partition];
 	if (t->state != TASK_RUNNING || m->offset < t->position)
 		return; /* not ours any more, or already done before a rewind */
+	if (app->ranged && m->offset >= t->range_end)
+		return; /* past the replay's range */
 
 	memset(&rec, 0, sizeof(rec));
 	rec.topic = app->topo->source;
@@ -552,11 +554,50 @@ static void process_message(sl_app *app, rd_kafka_message_t *m)
 				ctx.step_name ? ctx.step_name : "", reason);
 	}
 	t->position = m->offset + 1;
+	if (app->ranged)
+		atomic_fetch_add(&app->range_done, 1);
 	app->dirty = 1;
 	atomic_fetch_add_explicit(&app->stats.records, 1, memory_order_relaxed);
 }
 
 /* ---- tasks and rebalances ---------------------------------------- */
+
+/* The offset of the first record at or after ms (the end if none). */
+static int64_t offset_at(sl_app *app, int32_t p, int64_t ms, int64_t hi)
+{
+	rd_kafka_topic_partition_list_t *l =
+		rd_kafka_topic_partition_list_new(1);
+	int64_t off = hi;
+
+	rd_kafka_topic_partition_list_add(l, app->topo->source, p)->offset = ms;
+	if (rd_kafka_offsets_for_times(app->consumer, l, 10000) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    l->elems[0].offset >= 0)
+		off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return off;
+}
+
+/* Replay: where a partition's range starts and ends. */
+static void range_bounds(sl_app *app, struct task *t)
+{
+	int64_t lo = 0, hi = 0;
+
+	rd_kafka_query_watermark_offsets(app->consumer, app->topo->source,
+					 t->partition, &lo, &hi, 10000);
+	t->range_start =
+		app->range_from_ms > 0
+			? offset_at(app, t->partition, app->range_from_ms, hi)
+			: lo;
+	t->range_end =
+		app->range_to_ms == INT64_MAX
+			? hi
+			: offset_at(app, t->partition, app->range_to_ms, hi);
+	if (t->range_end < t->range_start)
+		t->range_end = t->range_start;
+	atomic_fetch_add(&app->range_total, t->range_end - t->range_start);
+}
 
 static void task_query_position(sl_app *app, struct task *t)
 {
@@ -565,6 +606,12 @@ static void task_query_position(sl_app *app, struct task *t)
 	int64_t lo = 0, hi = 0;
 
 	rd_kafka_topic_partition_list_add(l, app->topo->source, t->partition);
+	if (app->ranged) {
+		range_bounds(app, t);
+		t->position = t->committed = t->range_start;
+		rd_kafka_topic_partition_list_destroy(l);
+		return;
+	}
 	if (rd_kafka_committed(app->consumer, l, 10000) ==
 		    RD_KAFKA_RESP_ERR_NO_ERROR &&
 	    l->elems[0].offset >= 0) {
@@ -1060,8 +1107,11 @@ static int app_setup(sl_app *app, sl_errbuf *eb)
 	app->app_id = strdup(sl_config_get(app->cfg, "application.id"));
 	app->group_id = app->app_id ? join3(app->app_id, "-", app->topo->name)
 				    : NULL;
-	app->dlq_topic = app->app_id ? join3(app->app_id, "-dead-letters", "")
-				     : NULL;
+	if (sl_config_get(app->cfg, "dead_letter.topic") != NULL)
+		app->dlq_topic =
+			strdup(sl_config_get(app->cfg, "dead_letter.topic"));
+	else if (app->app_id != NULL)
+		app->dlq_topic = join3(app->app_id, "-dead-letters", "");
 	if (app->group_id == NULL || app->dlq_topic == NULL)
 		return SL_ENOMEM;
 	for (int s = 0; s < app->topo->nstores; s++) {
@@ -1220,6 +1270,29 @@ static void loop_once(sl_app *app)
 		app_commit(app, 0);
 }
 
+/* Every partition assigned and at the end of its range. */
+static int range_finished(sl_app *app)
+{
+	for (int i = 0; i < app->ntasks; i++)
+		if (app->tasks[i].state != TASK_RUNNING ||
+		    app->tasks[i].position < app->tasks[i].range_end)
+			return 0;
+	return sinks_pending(app) == 0;
+}
+
+void sl_app_set_range(sl_app *app, int64_t from_ms, int64_t to_ms)
+{
+	app->ranged = 1;
+	app->range_from_ms = from_ms;
+	app->range_to_ms = to_ms;
+}
+
+void sl_app_range_progress(sl_app *app, int64_t *total, int64_t *done)
+{
+	*total = atomic_load(&app->range_total);
+	*done = atomic_load(&app->range_done);
+}
+
 int sl_app_run(sl_app *app)
 {
 	int rc;
@@ -1235,8 +1308,15 @@ int sl_app_run(sl_app *app)
 	SL_INFO(COMP, "app started app=%s source=%s guarantee=%s",
 		app->group_id, app->topo->source,
 		app->eos ? "exactly_once" : "at_least_once");
-	while (!atomic_load(&app->stop) && !app->fatal)
+	while (!atomic_load(&app->stop) && !app->fatal) {
 		loop_once(app);
+		if (app->ranged && range_finished(app)) {
+			SL_INFO(COMP, "replay range done app=%s records=%lld",
+				app->group_id,
+				(long long)atomic_load(&app->range_done));
+			break;
+		}
+	}
 
 	/* Shutdown: commit, flush sinks, leave the group. */
 	SL_INFO(COMP, "app stopping app=%s", app->group_id);

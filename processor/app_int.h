@@ -72,6 +72,8 @@ struct task {
 	/* published at each commit under tasks_lock, for the admin API */
 	int64_t pub_position;
 	int64_t pub_end;
+	int64_t range_start; /* replay: first offset of the range */
+	int64_t range_end;   /* replay: offset where the range ends */
 };
 
 /* Counters read by the admin API's /metrics; relaxed atomics. */
@@ -140,6 +142,13 @@ struct sl_app {
 	unsigned char *standby_want;
 	atomic_int standby_changed;
 
+	/* replay: process only [from, to) by record time, then stop */
+	int ranged;
+	int64_t range_from_ms;
+	int64_t range_to_ms; /* INT64_MAX: the end at task start */
+	atomic_llong range_total;
+	atomic_int range_done;
+
 	int64_t last_commit_ms;
 	int dirty;
 	atomic_int stop;
@@ -179,6 +188,16 @@ int app_begin_lmdb(sl_app *app); /* LMDB only, never a Kafka txn */
 int app_run_chain(sl_ctx *ctx, int from, const sl_record *rec);
 int app_dead_letter(sl_app *app, const sl_record *rec, const char *topology,
 		    const char *step, const char *reason);
+
+/*
+ * Replay mode (before sl_app_run): start each partition at the first
+ * record at or after from_ms, stop at the first at or after to_ms (or
+ * the partition's end when the task starts), commit, and return from
+ * sl_app_run when every partition has reached its end.
+ */
+void sl_app_set_range(sl_app *app, int64_t from_ms, int64_t to_ms);
+/* Records in the range so far known, and processed; for progress. */
+void sl_app_range_progress(sl_app *app, int64_t *total, int64_t *done);
 
 /* Share a clock between the apps of one worker; tests inject theirs. */
 void sl_app_set_clock(sl_app *app, const sl_clock *clock);
