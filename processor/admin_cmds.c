@@ -12,22 +12,14 @@
 #include <curl/curl.h>
 
 #include "processor/app_int.h"
+#include "processor/topology.h"
 #include "processor/cli.h"
 #include "processor/log.h"
 #include "processor/timeutil.h"
-#include "topologies/analytics.h"
-#include "topologies/conversions.h"
+#include "processor/topics.h"
+#include "topologies/campaign.h"
 
 static const char *COMP = "replay";
-
-/* Topologies whose sinks are idempotent, so a replay changes nothing. */
-static const struct {
-	const char *name;
-	int (*build)(const sl_config *, sl_topology **, sl_errbuf *);
-} replayable[] = {
-	{ "analytics", analytics_topology },
-	{ "conversions", conversions_topology },
-};
 
 static void replay_usage(FILE *f)
 {
@@ -137,13 +129,15 @@ int replay_main(int argc, char **argv)
 		 sl_config_get(cfg, "application.id"), (long)time(NULL));
 	sl_config_set(cfg, "dead_letter.topic", dlq);
 	sl_config_set(cfg, "application.id", id);
-	for (size_t i = 0; i < sizeof(replayable) / sizeof(*replayable); i++)
-		if (strcmp(name, replayable[i].name) == 0)
-			rc = replayable[i].build(cfg, &topo, &eb) == SL_OK ? 0
-									   : 1;
-	if (topo == NULL) {
-		fprintf(stderr, "sluice replay: cannot replay '%s' %s\n", name,
-			eb.msg);
+	if (campaign_find(name) == NULL || !campaign_find(name)->replayable) {
+		fprintf(stderr,
+			"sluice replay: '%s' cannot be replayed "
+			"(its sinks are not idempotent)\n",
+			name);
+		goto out;
+	}
+	if (campaign_find(name)->build(cfg, &topo, &eb) != SL_OK) {
+		fprintf(stderr, "sluice replay: %s\n", eb.msg);
 		goto out;
 	}
 	rc = sl_app_new(cfg, topo, &r.app, &eb);
@@ -247,11 +241,212 @@ out:
 
 /* ---- reset --------------------------------------------------------- */
 
-/* TODO: sluice reset is not implemented yet (offsets to a time, state
- * and internal topics cleared); it exits 2. */
+struct reset {
+	sl_config *cfg;
+	rd_kafka_t *rk; /* a consumer without a group: admin and offsets */
+	int64_t to_ms;	/* 0: the earliest offsets */
+	int dry;
+	int failed;
+	rd_kafka_DeleteTopic_t *del[64];
+	int ndel;
+};
+
+static void reset_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sluice reset [--dry-run] [--to TIME] [--topologies LIST]"
+		" [--config FILE]\n\n"
+		"The application reset, with every worker stopped: for each "
+		"topology's\nconsumer group, input offsets go to TIME (RFC "
+		"3339; default the earliest),\nits changelog topics and the "
+		"<application.id>-workers registry are\ndeleted, and this "
+		"machine's state directories for it are removed.\nThe "
+		"dead-letter topic is kept.  --dry-run lists what it would do."
+		"\n");
+}
+
+/* Wait for one admin result event and report its error, if any. */
+static int admin_wait(rd_kafka_queue_t *q, const char *what)
+{
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+	int rc = 0;
+
+	if (ev == NULL || rd_kafka_event_error(ev)) {
+		fprintf(stderr, "sluice reset: %s: %s\n", what,
+			ev ? rd_kafka_event_error_string(ev) : "timed out");
+		rc = -1;
+	}
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	return rc;
+}
+
+static int64_t reset_offset(struct reset *r, const char *topic, int32_t p)
+{
+	rd_kafka_topic_partition_list_t *l;
+	int64_t lo = 0, hi = 0, off;
+
+	rd_kafka_query_watermark_offsets(r->rk, topic, p, &lo, &hi, 10000);
+	if (r->to_ms <= 0)
+		return lo;
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, p)->offset = r->to_ms;
+	off = hi;
+	if (rd_kafka_offsets_for_times(r->rk, l, 10000) == 0 &&
+	    l->elems[0].offset >= 0)
+		off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return off;
+}
+
+static void reset_offsets(struct reset *r, const char *group, const char *topic)
+{
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_AlterConsumerGroupOffsets_t *a;
+	rd_kafka_queue_t *q;
+	int n = sl_topic_partitions(r->rk, topic, 10000);
+
+	if (n <= 0)
+		return;
+	l = rd_kafka_topic_partition_list_new(n);
+	for (int p = 0; p < n; p++)
+		rd_kafka_topic_partition_list_add(l, topic, p)->offset =
+			reset_offset(r, topic, p);
+	for (int p = 0; p < n; p++)
+		printf("%s group %s: %s[%d] to offset %lld\n",
+		       r->dry ? "would set" : "set", group, topic, p,
+		       (long long)l->elems[p].offset);
+	if (!r->dry) {
+		q = rd_kafka_queue_new(r->rk);
+		a = rd_kafka_AlterConsumerGroupOffsets_new(group, l);
+		rd_kafka_AlterConsumerGroupOffsets(r->rk, &a, 1, NULL, q);
+		if (admin_wait(q, group) != 0)
+			r->failed = 1;
+		rd_kafka_AlterConsumerGroupOffsets_destroy(a);
+		rd_kafka_queue_destroy(q);
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void reset_topic(struct reset *r, const char *topic)
+{
+	if (sl_topic_partitions(r->rk, topic, 10000) <= 0 || r->ndel == 64)
+		return;
+	printf("%s topic %s\n", r->dry ? "would delete" : "delete", topic);
+	r->del[r->ndel++] = rd_kafka_DeleteTopic_new(topic);
+}
+
+static void reset_dir(struct reset *r, const char *group)
+{
+	char path[4096], cmd[4200];
+
+	snprintf(path, sizeof(path), "%s/%s",
+		 sl_config_get(r->cfg, "state.dir"), group);
+	if (access(path, F_OK) != 0)
+		return;
+	printf("%s directory %s\n", r->dry ? "would remove" : "remove", path);
+	if (r->dry || strchr(path, '\'') != NULL)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", path);
+	if (system(cmd) != 0)
+		r->failed = 1;
+}
+
+static void reset_topology(struct reset *r, const struct campaign_topology *c)
+{
+	const char *app = sl_config_get(r->cfg, "application.id");
+	sl_topology *t = NULL;
+	sl_errbuf eb = { { 0 } };
+	char group[512], topic[1024];
+
+	if (c->build(r->cfg, &t, &eb) != SL_OK) {
+		fprintf(stderr, "sluice reset: %s: %s\n", c->name, eb.msg);
+		r->failed = 1;
+		return;
+	}
+	snprintf(group, sizeof(group), "%s-%s", app, c->name);
+	reset_offsets(r, group, t->source);
+	for (int s = 0; s < t->nstores; s++) {
+		if (t->stores[s].global)
+			continue;
+		snprintf(topic, sizeof(topic), "%s-%s-changelog", group,
+			 t->stores[s].name);
+		reset_topic(r, topic);
+	}
+	reset_dir(r, group);
+	sl_topology_free(t);
+}
+
 int reset_main(int argc, char **argv)
 {
-	(void)argc;
-	fprintf(stderr, "sluice %s: not implemented yet\n", argv[0]);
-	return 2;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "to", required_argument, NULL, 't' },
+		{ "topologies", required_argument, NULL, 'T' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct reset r = { .failed = 0 };
+	const char *file = NULL, *list = NULL;
+	rd_kafka_conf_t *conf;
+	char errstr[256], topic[512];
+	sl_errbuf eb = { { 0 } };
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:t:T:nh", opts, NULL)) != -1) {
+		if (c == 'c')
+			file = optarg;
+		else if (c == 'T')
+			list = optarg;
+		else if (c == 'n')
+			r.dry = 1;
+		else if (c == 't' && sl_time_parse_rfc3339(optarg, &r.to_ms))
+			return fprintf(stderr, "sluice reset: bad --to\n"), 2;
+		else if (c != 't') {
+			reset_usage(c == 'h' ? stdout : stderr);
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	r.cfg = sl_cli_config(file);
+	if (r.cfg == NULL)
+		return 1;
+	conf = rd_kafka_conf_new();
+	if (sl_kafka_conf_apply(conf, r.cfg, &eb) != SL_OK) {
+		fprintf(stderr, "sluice reset: %s\n", eb.msg);
+		rd_kafka_conf_destroy(conf);
+		sl_config_free(r.cfg);
+		return 1;
+	}
+	r.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (r.rk == NULL) {
+		fprintf(stderr, "sluice reset: %s\n", errstr);
+		rd_kafka_conf_destroy(conf);
+		sl_config_free(r.cfg);
+		return 1;
+	}
+	for (size_t i = 0; i < campaign_ntopologies; i++) {
+		const char *n = campaign_topologies[i].name;
+
+		if (list == NULL || strstr(list, n) != NULL)
+			reset_topology(&r, &campaign_topologies[i]);
+	}
+	snprintf(topic, sizeof(topic), "%s-workers",
+		 sl_config_get(r.cfg, "application.id"));
+	reset_topic(&r, topic);
+	if (!r.dry && r.ndel > 0) {
+		rd_kafka_queue_t *q = rd_kafka_queue_new(r.rk);
+
+		rd_kafka_DeleteTopics(r.rk, r.del, (size_t)r.ndel, NULL, q);
+		if (admin_wait(q, "delete topics") != 0)
+			r.failed = 1;
+		rd_kafka_queue_destroy(q);
+	}
+	rd_kafka_DeleteTopic_destroy_array(r.del, (size_t)r.ndel);
+	rd_kafka_destroy(r.rk);
+	sl_config_free(r.cfg);
+	if (r.failed)
+		fprintf(stderr, "sluice reset: incomplete (are all workers "
+				"stopped?)\n");
+	return r.failed ? 1 : 0;
 }

@@ -20,9 +20,7 @@
 #include "processor/log.h"
 #include "processor/registry.h"
 #include "processor/topics.h"
-#include "topologies/analytics.h"
-#include "topologies/conversions.h"
-#include "topologies/journey.h"
+#include "topologies/campaign.h"
 #include "topologies/whatsapp.h"
 
 #define MAX_APPS 8
@@ -41,15 +39,6 @@ struct worker {
 	sl_registry *registry;
 };
 
-static const struct {
-	const char *name;
-	int (*build)(const sl_config *, sl_topology **, sl_errbuf *);
-} topologies[] = {
-	{ "journey", journey_topology },
-	{ "analytics", analytics_topology },
-	{ "whatsapp", whatsapp_topology },
-	{ "conversions", conversions_topology },
-};
 
 static void usage(FILE *f)
 {
@@ -64,8 +53,8 @@ static void usage(FILE *f)
 		"worker.topologies);\n"
 		"                      default: all; "
 		"known:");
-	for (size_t i = 0; i < sizeof(topologies) / sizeof(*topologies); i++)
-		fprintf(f, " %s", topologies[i].name);
+	for (size_t i = 0; i < campaign_ntopologies; i++)
+		fprintf(f, " %s", campaign_topologies[i].name);
 	fprintf(f, "\n\nAdmin API on admin.listen: /healthz /readyz /metrics "
 		   "/tasks /state/{store}/{key}\n");
 }
@@ -368,13 +357,13 @@ static int wanted(const char *list, const char *name)
 
 static int build_apps(struct worker *w, const char *list, sl_errbuf *eb)
 {
-	for (size_t i = 0; i < sizeof(topologies) / sizeof(*topologies); i++) {
+	for (size_t i = 0; i < campaign_ntopologies; i++) {
 		sl_topology *t = NULL;
 		int rc;
 
-		if (!wanted(list, topologies[i].name))
+		if (!wanted(list, campaign_topologies[i].name))
 			continue;
-		rc = topologies[i].build(w->cfg, &t, eb);
+		rc = campaign_topologies[i].build(w->cfg, &t, eb);
 		if (rc == SL_OK)
 			rc = sl_app_new(w->cfg, t, &w->apps[w->napps], eb);
 		if (rc != SL_OK)
