@@ -16,11 +16,14 @@
  *
  * A user gets a send_reminder record when, at the scan: started, not
  * opted out or suppressed, has a phone, fewer than max_per_user
- * reminders, none yet on this local date, idle >= min_idle.  Emitting
- * and recording (reminders_sent, last_reminder_day) happen in the same
- * commit, so a restart never reminds twice for one date; under
- * exactly_once both are in one Kafka transaction.  Entries idle longer
- * than give_up_after are deleted by the scan.
+ * reminders, none yet on this local date, idle >= min_idle.  Under
+ * exactly_once, emitting and recording (reminders_sent,
+ * last_reminder_day) are in one Kafka transaction, so a restart never
+ * reminds twice for one date.  Under at_least_once a slice's reminders
+ * are delivered (sl_ctx_commit) before its users are recorded: a crash
+ * in between may send a reminder twice (send_reminder is deduplicated
+ * on reminder_id), never lose one.  Entries idle longer than
+ * give_up_after are deleted by the scan.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -48,6 +51,7 @@ struct reminders {
 	int64_t min_idle_ms;
 	int64_t give_up_ms;
 	int64_t max_per_user;
+	int deliver_first; /* at_least_once: see scan_slice() */
 };
 
 /* The punctuator's persisted progress (reserved key of the store). */
@@ -140,13 +144,27 @@ fail:
 	return SL_ENOMEM;
 }
 
-/* Decide for one user; returns 1 when a reminder went out. */
+/* Record in the store that the user got the reminder of `day`. */
+static int mark(sl_store *st, const sl_bytes *k, struct journey_state *s,
+		int32_t day)
+{
+	unsigned char buf[JOURNEY_STATE_SIZE];
+
+	s->reminders_sent++;
+	s->last_reminder_day = day;
+	journey_state_encode(s, buf);
+	return sl_store_put(st, k->data, k->len, buf, sizeof(buf));
+}
+
+/*
+ * Decide for one user; returns 1 when a reminder went out.  The user is
+ * recorded as reminded here, unless r->deliver_first (the caller does).
+ */
 static int consider(sl_ctx *ctx, struct reminders *r, sl_store *st,
 		    const sl_bytes *k, const sl_bytes *v, int32_t day,
 		    int64_t now, int *rc)
 {
 	struct journey_state s;
-	unsigned char buf[JOURNEY_STATE_SIZE];
 
 	*rc = SL_OK;
 	if (journey_state_decode(v->data, v->len, &s) != SL_OK)
@@ -164,10 +182,9 @@ static int consider(sl_ctx *ctx, struct reminders *r, sl_store *st,
 	*rc = emit(ctx, k->data, k->len, &s, day, now);
 	if (*rc != SL_OK)
 		return 0;
-	s.reminders_sent++;
-	s.last_reminder_day = day;
-	journey_state_encode(&s, buf);
-	*rc = sl_store_put(st, k->data, k->len, buf, sizeof(buf));
+	if (r->deliver_first)
+		return 1;
+	*rc = mark(st, k, &s, day);
 	return *rc == SL_OK;
 }
 
@@ -176,6 +193,7 @@ struct entry {
 	size_t klen;
 	unsigned char val[JOURNEY_STATE_SIZE];
 	size_t vlen;
+	int sent; /* a reminder went out in this slice */
 };
 
 /* Read up to SLICE entries after the resume key; copies them out. */
@@ -221,8 +239,37 @@ static int scan_slice(sl_ctx *ctx, struct reminders *r, sl_store *st,
 		sl_bytes k = { es[i].key, es[i].klen };
 		sl_bytes v = { es[i].val, es[i].vlen };
 
-		p->emitted +=
+		es[i].sent =
 			consider(ctx, r, st, &k, &v, p->scan_day, now, &rc);
+		p->emitted += es[i].sent;
+	}
+
+	/*
+	 * at_least_once: after a crash the store is restored with the
+	 * changelog writes made since the last commit, but the reminders
+	 * sent in that interval may never have reached the broker: users
+	 * recorded as reminded whose reminder was lost (a kill -9 at the
+	 * end of a scan lost all 50k in tests/integration/60_reminders.sh).
+	 * So deliver this slice's reminders first (the commit flushes the
+	 * producer), then record the users.
+	 */
+	if (rc == SL_OK && r->deliver_first) {
+		int any = 0;
+
+		for (int i = 0; i < n; i++)
+			any |= es[i].sent;
+		if (any)
+			rc = sl_ctx_commit(ctx);
+		for (int i = 0; i < n && rc == SL_OK; i++) {
+			sl_bytes k = { es[i].key, es[i].klen };
+			struct journey_state s;
+
+			if (!es[i].sent)
+				continue;
+			rc = journey_state_decode(es[i].val, es[i].vlen, &s);
+			if (rc == SL_OK)
+				rc = mark(st, &k, &s, p->scan_day);
+		}
 	}
 	if (rc == SL_OK && n == SLICE) {
 		/* resume strictly after the last key: append a NUL byte */
@@ -325,6 +372,11 @@ int reminders_attach(sl_topology *t, const sl_config *cfg, sl_errbuf *eb)
 	if (rc == SL_OK)
 		rc = sl_tz_load(sl_config_get(cfg, "reminder.timezone"), &r->tz,
 				eb);
+	if (rc == SL_OK) {
+		const char *g = sl_config_get(cfg, "processing.guarantee");
+
+		r->deliver_first = g == NULL || strcmp(g, "exactly_once") != 0;
+	}
 	if (rc == SL_OK)
 		rc = sl_topology_punctuate(t, "reminders", SL_PUNCT_WALL_CLOCK,
 					   TICK_MS, tick, r);
