@@ -6,9 +6,13 @@
  *	ins_store: queued ──writer takes it──> in a batch ──> done (signalled)
  *	                 └──waited > max_wait_ms──────────────> done, ETIMEOUT
  *
- * Only the writer that took a job touches its result until `done`.
+ * Only the writer that took a job touches its result until `done`, which
+ * it posts on the job's own semaphore, not under the queue's lock, so
+ * a batch's waiters do not wake only to queue up on that lock behind
+ * the writer.
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,9 +84,8 @@ struct job {
 	const ins_row *row;
 	ins_result *res;
 	int rc;
-	int done;
 	int64_t enqueued_ms;
-	pthread_cond_t cv;
+	sem_t done;
 	struct job *next;
 };
 
@@ -107,15 +110,14 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Answer a job; after the post the job (on its waiter's stack) is gone. */
 static void finish(ins_writer *w, struct job *j, int rc, const char *detail)
 {
-	pthread_mutex_lock(&w->mu);
+	(void)w;
 	j->rc = rc;
 	if (detail != NULL)
 		snprintf(j->res->detail, sizeof(j->res->detail), "%s", detail);
-	j->done = 1;
-	pthread_cond_signal(&j->cv);
-	pthread_mutex_unlock(&w->mu);
+	sem_post(&j->done);
 }
 
 static cJSON *row_json(const ins_row *r, int idx)
@@ -337,14 +339,13 @@ void ins_free(ins_writer *w)
 int ins_store(ins_writer *w, const ins_row *row, ins_result *res)
 {
 	struct job j = { .row = row, .res = res, .enqueued_ms = now_ms() };
-	int rc;
 
 	memset(res, 0, sizeof(*res));
-	pthread_cond_init(&j.cv, NULL);
+	sem_init(&j.done, 0, 0);
 	pthread_mutex_lock(&w->mu);
 	if (w->queued >= w->opts.max_queue || w->stop) {
 		pthread_mutex_unlock(&w->mu);
-		pthread_cond_destroy(&j.cv);
+		sem_destroy(&j.done);
 		snprintf(res->detail, sizeof(res->detail),
 			 "too many screenings waiting for the database");
 		return SL_EUNAVAIL;
@@ -356,12 +357,12 @@ int ins_store(ins_writer *w, const ins_row *row, ins_result *res)
 	w->tail = &j;
 	w->queued++;
 	pthread_cond_signal(&w->nonempty);
-	while (!j.done)
-		pthread_cond_wait(&j.cv, &w->mu);
-	rc = j.rc;
 	pthread_mutex_unlock(&w->mu);
-	pthread_cond_destroy(&j.cv);
-	return rc;
+
+	while (sem_wait(&j.done) != 0)
+		; /* EINTR: a signal, wait on */
+	sem_destroy(&j.done);
+	return j.rc;
 }
 
 void ins_result_clear(ins_result *res)
