@@ -7,7 +7,8 @@
  *	GET  /v1/users/{user_id}/screenings
  *	GET  /metrics, /healthz, /readyz  (no token)
  *
- * Every /v1 route needs the bearer token api.token.  A screening is
+ * Every /v1 route needs the bearer token api.token.  Request bodies
+ * become events in api/request.c (no I/O there; fuzzed).  A screening is
  * stored with its screening_completed event in the outbox, and its
  * Idempotency-Key if any, in one transaction (inserter.h groups the
  * screenings of concurrent requests into one call of a SQL function,
