@@ -126,14 +126,15 @@ build()
 	local log=$DIR/build.log
 
 	say "bench: building sluice and the benchmark tools"
-	make -s sluice >>"$log" 2>&1 || { tail -n 20 "$log" >&2; die "make sluice failed"; }
+	make -s sluice >>"$log" 2>&1 ||
+		{ tail -n 20 "$log" >&2; die "make sluice failed"; }
 	make -s -f tests/bench/bench.mk bench-tools >>"$log" 2>&1 ||
 		{ tail -n 20 "$log" >&2; die "bench tools failed to build"; }
 	[[ $SKIP_PEER == 1 ]] && return 0
-	if [[ ! -f $PEER_OUT/target/classes/sluice/bench/JourneyPeer.class ||
-		-n $(find tools/kstreams-peer -newer \
-			"$PEER_OUT/target/classes/sluice/bench/JourneyPeer.class" \
-			-type f) ]]; then
+	local class=$PEER_OUT/target/classes/sluice/bench/JourneyPeer.class
+
+	if [[ ! -f $class ||
+		-n $(find tools/kstreams-peer -newer "$class" -type f) ]]; then
 		say "bench: building the Kafka Streams peer (Maven)"
 		command -v mvn >/dev/null || die "mvn missing (make deps)"
 		# Offline first: after the first fetch nothing is downloaded.
@@ -141,7 +142,8 @@ build()
 			dependency:copy-dependencies >>"$log" 2>&1; then
 			mvn -B -q -f tools/kstreams-peer/pom.xml package \
 				dependency:copy-dependencies >>"$log" 2>&1 ||
-				{ tail -n 40 "$log" >&2; die "peer build failed"; }
+				{ tail -n 40 "$log" >&2
+				  die "peer build failed"; }
 		fi
 	fi
 }
@@ -165,7 +167,8 @@ broker_start()
 		return 0
 	fi
 	BOOTSTRAP=127.0.0.1:$KAFKA_PORT
-	port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken (BENCH_KAFKA_PORT)"
+	port_open "$KAFKA_PORT" &&
+		die "port $KAFKA_PORT is taken (BENCH_KAFKA_PORT)"
 	port_open "$cport" && die "port $cport is taken (BENCH_KAFKA_PORT + 1)"
 	libs=$(scripts/kafka.sh libs)
 	rm -rf "$KDIR"
@@ -288,7 +291,8 @@ cpu_put()
 	put "$1_cpu_s" "$(cpu_of "$2")"
 	b1=$(broker_cpu)
 	put "$1_broker_cpu_s" "$(awk -v a="$3" -v b="$b1" 'BEGIN {
-		if (a == "-" || b == "-") print "-"; else printf "%.2f\n", b - a }')"
+		if (a == "-" || b == "-") print "-"
+		else printf "%.2f\n", b - a }')"
 }
 
 # mem_of PID: "rss_kb hwm_kb anon_kb file_kb" from /proc/PID/status.
@@ -353,8 +357,8 @@ sluice_metric()
 sluice_entries()
 {
 	{ curl -s -m 5 "http://127.0.0.1:$ADMIN_PORT/metrics" 2>/dev/null ||
-		true; } | awk '/^sluice_store_entries\{.*store="journey"/ { n += $2 }
-			END { print n + 0 }'
+		true; } | awk '/^sluice_store_entries\{.*store="journey"/ {
+			n += $2 } END { print n + 0 }'
 }
 
 # sluice_running: how many tasks run (restored and processing).
@@ -443,7 +447,8 @@ watch_until()
 		fi
 		[[ -d /proc/$pid ]] || die "$name died (log: $DIR/$name.log)"
 		(($(now_ms) < limit)) ||
-			die "$name: $n of $expect after ${TIMEOUT}s (log: $DIR/$name.log)"
+			die "$name: $n of $expect after ${TIMEOUT}s" \
+				"(log: $DIR/$name.log)"
 		if (($(now_ms) >= next_say)); then
 			say "  $name: $n of $expect ($(((n - last) / 10))/s)"
 			last=$n
@@ -507,7 +512,8 @@ run_sluice()
 	got=$(lmdb_entries "$DIR/state-$tag")
 	put "sluice_${tag}_entries" "$got"
 	((got == entries)) ||
-		say "  WARNING: sluice $tag store holds $got entries, want $entries"
+		say "  WARNING: sluice $tag store holds $got entries," \
+			"want $entries"
 }
 
 # changelog_entries TOPIC: keys whose last record in a store's changelog
@@ -565,7 +571,8 @@ run_peer()
 	got=$(changelog_entries "$app-journey-changelog")
 	put "peer_${tag}_entries" "$got"
 	((got == entries)) ||
-		say "  WARNING: peer $tag store holds $got entries, want $entries"
+		say "  WARNING: peer $tag store holds $got entries," \
+			"want $entries"
 	((KEEP)) || rm -rf "$DIR/peer-state-$tag"
 }
 
@@ -638,7 +645,8 @@ phase_restore()
 	t0=$(now_ms)
 	sluice_start sluice-restore "$app" at_least_once "$DIR/state-restore"
 	wait_until "$TIMEOUT" sluice_ready ||
-		die "restore: not ready after ${TIMEOUT}s ($DIR/sluice-restore.log)"
+		die "restore: not ready after ${TIMEOUT}s" \
+			"($DIR/sluice-restore.log)"
 	tr=$(now_ms)
 	read -r span n <<<"$(restore_span "$DIR/sluice-restore.log")"
 	put restore_records "$n"
@@ -671,7 +679,8 @@ phase_restore()
 		sluice_start sluice-restore10m "$app" at_least_once \
 		"$DIR/state-restore"
 	wait_until "$TIMEOUT" sluice_ready ||
-		die "restore: not ready after ${TIMEOUT}s ($DIR/sluice-restore10m.log)"
+		die "restore: not ready after ${TIMEOUT}s" \
+			"($DIR/sluice-restore10m.log)"
 	read -r span n <<<"$(restore_span "$DIR/sluice-restore10m.log")"
 	put restore10m_span_ms "$span"
 	put restore10m_rate "$(awk -v n="$n" -v s="$span" \
@@ -699,7 +708,8 @@ phase_store()
 
 machine()
 {
-	echo "nproc: $(nproc); memory: $(free -h | awk '/^Mem:/ { print $2 }')" \
+	echo "nproc: $(nproc);" \
+		"memory: $(free -h | awk '/^Mem:/ { print $2 }')" \
 		"total; CPU: $(sed -n 's/^model name[[:space:]]*: //p' \
 		/proc/cpuinfo | head -n 1); kernel $(uname -r)"
 }
@@ -727,115 +737,134 @@ per_m()
 		else printf "%.2f\n", v * 1000000 / n }'
 }
 
+# row_vs WHAT KEY_SLUICE KEY_PEER TARGET MET_OP MET_LIMIT [DIGITS]: a row
+# comparing a result of both sides, ratio Sluice / peer.
+row_vs()
+{
+	local a b r
+
+	a=$(get "$2")
+	b=$(get "$3")
+	r=$(ratio "$a" "$b" "${7:-2}")
+	row "$1" "$a" "$b" "$r" "$4" "$([[ -n ${5:-} ]] &&
+		met "$r" "$5" "${6:-}" || echo -)"
+}
+
+# row_cpu WHAT KEY_SLUICE KEY_PEER: CPU seconds per 1M mixed events.
+row_cpu()
+{
+	local a b
+
+	a=$(per_m "$2")
+	b=$(per_m "$3")
+	row "$1" "$a" "$b" "$(ratio "$a" "$b" 3)" "(info)" "-"
+}
+
 summary()
 {
-	local r
+	local ev="(events/s)" rr rs
 
 	echo "| what | Sluice | Kafka Streams peer | ratio | target | met |"
 	echo "| --- | --- | --- | --- | --- | --- |"
 	if want throughput; then
-		r=$(ratio "$(get sluice_alos_steady)" "$(get peer_alos_steady)")
-		row "journey throughput, at-least-once, steady 10-90% (events/s)" \
-			"$(get sluice_alos_steady)" "$(get peer_alos_steady)" \
-			"$r" "Sluice >= 3x" "$(met "$r" '>=' 3)"
-		r=$(ratio "$(get sluice_alos_rate)" "$(get peer_alos_rate)")
-		row "same, first record to last (events/s)" \
-			"$(get sluice_alos_rate)" "$(get peer_alos_rate)" \
-			"$r" "(info)" "-"
-	fi
-	if want throughput; then
-		r=$(ratio "$(per_m sluice_alos_cpu_s)" "$(per_m peer_alos_cpu_s)" 3)
-		row "worker CPU per 1M events, at-least-once (s)" \
-			"$(per_m sluice_alos_cpu_s)" "$(per_m peer_alos_cpu_s)" \
-			"$r" "(info)" "-"
-		r=$(ratio "$(per_m sluice_alos_broker_cpu_s)" \
-			"$(per_m peer_alos_broker_cpu_s)" 3)
-		row "broker CPU per 1M events in those runs (s)" \
-			"$(per_m sluice_alos_broker_cpu_s)" \
-			"$(per_m peer_alos_broker_cpu_s)" "$r" "(info)" "-"
+		row_vs "journey throughput, at-least-once, steady 10-90% $ev" \
+			sluice_alos_steady peer_alos_steady "Sluice >= 3x" \
+			'>=' 3
+		row_vs "same, first record to last $ev" sluice_alos_rate \
+			peer_alos_rate "(info)"
+		row_cpu "worker CPU per 1M events, at-least-once (s)" \
+			sluice_alos_cpu_s peer_alos_cpu_s
+		row_cpu "broker CPU per 1M events in those runs (s)" \
+			sluice_alos_broker_cpu_s peer_alos_broker_cpu_s
 	fi
 	if want eos; then
-		r=$(ratio "$(get sluice_eos_steady)" "$(get peer_eos_steady)")
-		row "journey throughput, exactly-once, steady 10-90% (events/s)" \
-			"$(get sluice_eos_steady)" "$(get peer_eos_steady)" "$r" \
-			"(none)" "-"
-		r=$(ratio "$(get sluice_eos_rate)" "$(get peer_eos_rate)")
-		row "same, first record to last (events/s)" \
-			"$(get sluice_eos_rate)" "$(get peer_eos_rate)" \
-			"$r" "(info)" "-"
+		row_vs "journey throughput, exactly-once, steady 10-90% $ev" \
+			sluice_eos_steady peer_eos_steady "(none)"
+		row_vs "same, first record to last $ev" sluice_eos_rate \
+			peer_eos_rate "(info)"
 	fi
 	if want memory; then
-		r=$(ratio "$(get sluice_mem_rss_mb)" "$(get peer_mem_rss_mb)" 3)
-		row "RSS at $USERS tracked users (MB)" \
-			"$(get sluice_mem_rss_mb)" "$(get peer_mem_rss_mb)" \
-			"$r" "<= 0.2" "$(met "$r" '<=' 0.2)"
-		r=$(ratio "$(get sluice_mem_hwm_mb)" "$(get peer_mem_hwm_mb)" 3)
-		row "peak RSS (VmHWM) in that run (MB)" \
-			"$(get sluice_mem_hwm_mb)" "$(get peer_mem_hwm_mb)" \
-			"$r" "<= 0.2" "$(met "$r" '<=' 0.2)"
+		row_vs "RSS at $USERS tracked users (MB)" sluice_mem_rss_mb \
+			peer_mem_rss_mb "<= 0.2" '<=' 0.2 3
+		row_vs "peak RSS (VmHWM) in that run (MB)" sluice_mem_hwm_mb \
+			peer_mem_hwm_mb "<= 0.2" '<=' 0.2 3
 	fi
 	if want restore; then
-		row "restore from changelog (records/s)" \
-			"$(get restore_rate) ($(get restore_records) in $(get restore_span_ms) ms)" \
-			"-" "-" ">= 200000" "$(met "$(get restore_rate)" '>=' 200000)"
-		row "same, kafka.max.partition.fetch.bytes=10485760 (records/s)" \
-			"$(get restore10m_rate) (in $(get restore10m_span_ms) ms)" \
-			"-" "-" "(info)" "-"
+		rr=$(get restore_rate)
+		rs="$rr ($(get restore_records) in $(get restore_span_ms) ms)"
+		row "restore from changelog (records/s)" "$rs" "-" "-" \
+			">= 200000" "$(met "$rr" '>=' 200000)"
+		rs="$(get restore10m_rate) (in $(get restore10m_span_ms) ms)"
+		row "same, kafka.max.partition.fetch.bytes=10485760" \
+			"$rs" "-" "-" "(info)" "-"
 		row "restart with checkpoint, to ready (s)" \
 			"$(get restart_ready_s)" "-" "-" "< 1" \
 			"$(met "$(get restart_ready_s)" '<=' 0.999)"
 	fi
 	if want store; then
 		row "st_put vs raw mdb_put (ns/put, 10k per txn)" \
-			"$(get store_store_put_ns)" "raw $(get store_raw_put_ns)" \
+			"$(get store_store_put_ns)" \
+			"raw $(get store_raw_put_ns)" \
 			"$(get store_put_ratio)" "<= 1.5" \
 			"$(met "$(get store_put_ratio)" '<=' 1.5)"
 		row "st_get vs raw mdb_get (ns/get)" \
-			"$(get store_store_get_ns)" "raw $(get store_raw_get_ns)" \
+			"$(get store_store_get_ns)" \
+			"raw $(get store_raw_get_ns)" \
 			"$(get store_get_ratio)" "(none)" "-"
 	fi
 }
 
+# side WHO TAG: one side's figures of a run (WHO sluice or peer).
+side()
+{
+	local k=$1_$2
+
+	echo "$(get "${k}_rate")/s (steady $(get "${k}_steady")/s)," \
+		"wall $(get "${k}_wall_s") s, CPU $(get "${k}_cpu_s") s" \
+		"(broker $(get "${k}_broker_cpu_s") s)," \
+		"RSS $(get "${k}_rss_mb") MB (anon $(get "${k}_anon_mb")," \
+		"file $(get "${k}_file_mb"), peak $(get "${k}_hwm_mb"))," \
+		"entries $(get "${k}_entries"), dead letters $(get "${k}_dead")"
+}
+
 details()
 {
-	local t
+	local t load
 
-	echo "- sizes: $EVENTS mixed events (load: $(cat "$DIR/load.mixed" 2>/dev/null || echo -)),"
-	echo "  $USERS users for memory/restore, $PUTS store puts; $PARTITIONS partitions"
+	load=$(cat "$DIR/load.mixed" 2>/dev/null || echo -)
+	echo "- sizes: $EVENTS mixed events (load: $load),"
+	echo "  $USERS users for memory/restore, $PUTS store puts;" \
+		"$PARTITIONS partitions"
 	for t in alos eos mem; do
 		[[ $(get "sluice_${t}_rate") == - ]] && continue
-		echo "- $t: sluice $(get "sluice_${t}_rate")/s wall $(get "sluice_${t}_wall_s") s," \
-			"RSS $(get "sluice_${t}_rss_mb") MB (anon $(get "sluice_${t}_anon_mb")," \
-			"file $(get "sluice_${t}_file_mb")), peak $(get "sluice_${t}_hwm_mb") MB," \
-			"entries $(get "sluice_${t}_entries"), dead letters $(get "sluice_${t}_dead");" \
-			"peer $(get "peer_${t}_rate")/s wall $(get "peer_${t}_wall_s") s," \
-			"RSS $(get "peer_${t}_rss_mb") MB (anon $(get "peer_${t}_anon_mb")," \
-			"file $(get "peer_${t}_file_mb")), peak $(get "peer_${t}_hwm_mb") MB," \
-			"entries $(get "peer_${t}_entries"), dead letters $(get "peer_${t}_dead");" \
-			"CPU s: sluice $(get "sluice_${t}_cpu_s") (broker $(get "sluice_${t}_broker_cpu_s")," \
-			"steady $(get "sluice_${t}_steady")/s), peer $(get "peer_${t}_cpu_s")" \
-			"(broker $(get "peer_${t}_broker_cpu_s"), steady $(get "peer_${t}_steady")/s)"
+		echo "- $t: sluice $(side sluice "$t"); peer $(side peer "$t")"
 	done
-	echo "- settings: Sluice commit.interval.ms=$COMMIT_MS, librdkafka defaults;" \
-		"peer Kafka Streams 4.4.0, num.stream.threads=$PEER_THREADS," \
-		"commit.interval.ms=$COMMIT_MS, statestore.cache.max.bytes=$PEER_CACHE" \
-		"(store caching on), RocksDB defaults, JVM -Xmx$PEER_HEAP (G1)"
-	echo "- broker: Kafka 4.4.0 single node (KRaft), heap $KAFKA_HEAP, on this machine"
+	echo "- settings: Sluice commit.interval.ms=$COMMIT_MS, librdkafka" \
+		"defaults; peer Kafka Streams 4.4.0," \
+		"num.stream.threads=$PEER_THREADS," \
+		"commit.interval.ms=$COMMIT_MS," \
+		"statestore.cache.max.bytes=$PEER_CACHE (store caching on)," \
+		"RocksDB defaults, JVM -Xmx$PEER_HEAP (G1)"
+	echo "- broker: Kafka 4.4.0 single node (KRaft), heap $KAFKA_HEAP," \
+		"on this machine"
 }
 
 record()
 {
-	local f=docs/BENCHMARKS.md env
+	local f=docs/BENCHMARKS.md env rev
 
 	env=$(env | grep '^BENCH_' | sort | tr '\n' ' ' || true)
 	[[ -f $f ]] || die "$f missing"
+	rev=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 	{
 		echo
-		echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+		echo "### $(date -u '+%Y-%m-%d %H:%M UTC') — $rev"
 		echo
-		echo "Command: \`${env}${COMMAND% }\` (via \`make bench\` or directly)"
+		echo "Command: \`${env}${COMMAND% }\`" \
+			"(via \`make bench\` or directly)"
 		echo
-		echo "Machine: $(machine); load average before/after: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "Machine: $(machine); load average before/after:" \
+			"$LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo
 		summary
 		echo
