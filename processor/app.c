@@ -763,6 +763,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	rd_kafka_error_t *e = NULL;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		atomic_store(&app->assigned_once, 1);
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, ps);
 		else
@@ -875,6 +876,19 @@ static int slices_pending(sl_app *app)
 			    app->tasks[i].punct[k].in_slice)
 				return 1;
 	return 0;
+}
+
+/* Every assigned task restores: nothing else for the loop to do. */
+static int only_restoring(sl_app *app)
+{
+	int any = 0;
+
+	for (int i = 0; i < app->ntasks; i++) {
+		if (app->tasks[i].state == TASK_RUNNING)
+			return 0;
+		any |= app->tasks[i].state == TASK_RESTORING;
+	}
+	return any;
 }
 
 static int restoring(sl_app *app)
@@ -1030,6 +1044,8 @@ static int make_restorer(sl_app *app, sl_errbuf *eb)
 		"enable.partition.eof", "true", /* restores end there */
 		"isolation.level", "read_committed",
 		"fetch.max.bytes", "52428800",
+		/* restore is bound by data per fetch, not CPU */
+		"max.partition.fetch.bytes", "10485760",
 		NULL,
 	};
 	/* clang-format on */
@@ -1255,7 +1271,7 @@ static void loop_once(sl_app *app)
 	}
 	if (restoring(app) || app->global_ready ||
 	    atomic_load(&app->stats.standby_partitions) > 0) {
-		restore_poll(app, 20000, 0);
+		restore_poll(app, 20000, only_restoring(app) ? 10 : 0);
 		for (int i = 0; i < app->ntasks; i++)
 			if (app->tasks[i].state == TASK_RESTORING &&
 			    restore_done(app, &app->tasks[i]))

@@ -38,7 +38,10 @@ const char *app_name(const sl_app *app)
 
 int app_is_ready(sl_app *app)
 {
-	int ready = atomic_load(&app->ready);
+	/* Ready once the group assigned us partitions (maybe none) and
+	 * none of them still restores. */
+	int ready = atomic_load(&app->ready) &&
+		    atomic_load(&app->assigned_once);
 
 	pthread_mutex_lock(&app->tasks_lock);
 	for (int i = 0; i < app->ntasks && ready; i++)

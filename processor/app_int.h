@@ -153,6 +153,7 @@ struct sl_app {
 	int dirty;
 	atomic_int stop;
 	atomic_int ready;
+	atomic_int assigned_once; /* the group gave us an assignment */
 	int fatal;
 	struct app_stats stats;
 };
