@@ -39,8 +39,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 
 SLUICE=${SLUICE_BIN:-$ROOT/sluice}
-: "${SLUICE_PG_URL:?needs the services' exports (scripts/test.sh)}"
-: "${SLUICE_KAFKA_BOOTSTRAP_SERVERS:?needs the services' exports}"
+: "${SLUICE_PG_URL:?needs the exports of scripts/services.sh}"
+: "${SLUICE_KAFKA_BOOTSTRAP_SERVERS:?needs the exports of scripts/services.sh}"
 PGB_URL=${SLUICE_PGBOUNCER_URL:-}
 BROKER=$SLUICE_KAFKA_BOOTSTRAP_SERVERS
 TOPIC=user_journey
