@@ -144,9 +144,18 @@ int sl_config_load_file(sl_config *cfg, const char *path, sl_errbuf *eb)
 		return sl_errbuf_set(eb, SL_ECONFIG, "cannot open %s: %s", path,
 				     strerror(errno));
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *s = trim(line), *eq;
+		char *s, *eq;
+		size_t len = strlen(line);
 
 		lineno++;
+		if (len == sizeof(line) - 1 && line[len - 1] != '\n' &&
+		    !feof(f)) {
+			rc = sl_errbuf_set(eb, SL_ECONFIG,
+					   "%s:%d: line longer than %zu bytes",
+					   path, lineno, sizeof(line) - 2);
+			goto out;
+		}
+		s = trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
 		eq = strchr(s, '=');

@@ -63,7 +63,7 @@ COMMIT_MS=1000
 # stays idle, whatever the real time of the run.
 CLOCK_START=2026-03-01T10:00:00+05:30
 
-ALL_PARTS=throughput,eos,memory,restore,store
+ALL_PARTS=throughput,eos,memory,restore,store,api,whatsapp
 RECORD=0
 ONLY=$ALL_PARTS
 COMMAND="scripts/bench.sh $*"
@@ -890,6 +890,10 @@ if want memory || want restore; then
 fi
 want restore && phase_restore
 want store && phase_store
+# The API (wrk against POST /v1/screenings and /v1/journey) and the
+# WhatsApp sender's rate over 60 s; each prints its own numbers.
+want api && { tests/bench/api_bench.sh | tee "$DIR/api.txt"; }
+want whatsapp && { tests/bench/whatsapp_rate.sh | tee "$DIR/whatsapp.txt"; }
 
 # Keep the logs of the last three runs, not their stores.
 ((KEEP)) || rm -rf "$DIR"/state-* "$DIR"/peer-state-*
