@@ -616,6 +616,20 @@ out:
 	return rc;
 }
 
+/* 1 when the server is ClickHouse 22.2 or later. */
+static int server_dedups_by_token(httpc *h, const char *url)
+{
+	static const char q[] = "SELECT version()";
+	ch_reply *r = malloc(sizeof(*r));
+	int yes = 0;
+
+	if (r != NULL && httpc_post(h, url, q, sizeof(q) - 1, r) == SL_OK &&
+	    r->status == 200)
+		yes = ch_version_at_least(r->body, 22, 2);
+	free(r);
+	return yes;
+}
+
 int ch_migrate(const sl_config *cfg, sl_errbuf *eb)
 {
 	char ddl[3][1024], safe[512];
@@ -649,6 +663,14 @@ int ch_migrate(const sl_config *cfg, sl_errbuf *eb)
 
 	dr_redact_url(c.url, safe, sizeof(safe));
 	rc = http_new(c.timeout_ms, &h, eb);
+	if (rc == SL_OK && server_dedups_by_token(h, c.url)) {
+		/* MergeTree keeps no insert tokens unless given a window. */
+		size_t len = strlen(ddl[1]);
+
+		snprintf(ddl[1] + len, sizeof(ddl[1]) - len,
+			 " SETTINGS non_replicated_deduplication_window = "
+			 "10000");
+	}
 	for (int i = 0; i < 3 && rc == SL_OK; i++)
 		rc = migrate_one(h, c.url, safe, ddl[i], eb);
 out:
@@ -688,7 +710,10 @@ typedef struct ch_sink {
 	struct ch_part *parts;
 	size_t nparts;
 	size_t pending;
-	int failing; /* the last flush failed */
+	int failing;	   /* the last flush failed */
+	char *base_url;	   /* clickhouse.url: may hold credentials */
+	int version_known; /* the server's version was asked */
+	int dedup_token;   /* server >= 22.2: send a deduplication token */
 	ch_stats stats;
 	sl_errbuf eb;
 } ch_sink;
@@ -859,6 +884,69 @@ static void accept_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 	s->stats.bytes_sent += bytes;
 }
 
+int ch_version_at_least(const char *v, int major, int minor)
+{
+	int ma, mi;
+
+	if (v == NULL || sscanf(v, "%d.%d", &ma, &mi) != 2)
+		return 0;
+	return ma > major || (ma == major && mi >= minor);
+}
+
+int ch_dedup_token(const char *topic, int32_t partition, int64_t first,
+		   int64_t last, char *out, size_t n)
+{
+	int len = snprintf(out, n, "%s-%d-%lld-%lld", topic, (int)partition,
+			   (long long)first, (long long)last);
+
+	return len > 0 && (size_t)len < n ? SL_OK : SL_ETOOBIG;
+}
+
+/*
+ * ClickHouse 22.2 and later deduplicate a retried INSERT by token
+ * (insert_deduplication_token); 18.16 answers 404 to the setting.  Ask
+ * the server once; until it answers, send no token.
+ */
+static void ask_version(ch_sink *s)
+{
+	static const char q[] = "SELECT version()";
+	ch_reply *r = malloc(sizeof(*r));
+
+	if (r == NULL || s->base_url == NULL)
+		goto out;
+	if (s->post(s->post_ud, s->base_url, q, sizeof(q) - 1, r) != SL_OK ||
+	    r->status != 200)
+		goto out;
+	r->body[r->len < sizeof(r->body) ? r->len : sizeof(r->body) - 1] = '\0';
+	s->version_known = 1;
+	s->dedup_token = ch_version_at_least(r->body, 22, 2);
+out:
+	free(r);
+}
+
+/* The insert URL with the token of rows [lo, hi); caller frees. */
+static char *url_with_token(ch_sink *s, struct ch_part *p, size_t lo, size_t hi)
+{
+	const struct ch_row *a = &p->rows[lo], *b = &p->rows[hi - 1];
+	char tok[300], param[340], *out = NULL, *str = NULL;
+	CURLU *u = curl_url();
+
+	if (u == NULL ||
+	    ch_dedup_token(p->arena.p + a->topic_off, p->partition, a->offset,
+			   b->offset, tok, sizeof(tok)) != SL_OK)
+		goto out;
+	snprintf(param, sizeof(param), "insert_deduplication_token=%s", tok);
+	if (curl_url_set(u, CURLUPART_URL, s->insert_url, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_QUERY, param,
+			 CURLU_APPENDQUERY | CURLU_URLENCODE) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_URL, &str, 0) == CURLUE_OK)
+		out = strdup(str);
+out:
+	curl_free(str);
+	curl_url_cleanup(u);
+	return out;
+}
+
 /* Send rows [lo, hi) once; SL_OK with the verdict, or no reply. */
 static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 		      ch_verdict *v)
@@ -866,7 +954,7 @@ static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 	const struct ch_row *a = &p->rows[lo], *b = &p->rows[hi - 1];
 	size_t n = b->line_off + b->line_len - a->line_off;
 	ch_reply *r = NULL;
-	char *rows = NULL;
+	char *rows = NULL, *url = NULL;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -884,7 +972,12 @@ static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 	r = malloc(sizeof(*r));
 	if (r == NULL)
 		return SL_ENOMEM;
-	rc = s->post(s->post_ud, s->insert_url, p->body.p + a->line_off, n, r);
+	if (!s->version_known)
+		ask_version(s);
+	url = s->dedup_token ? url_with_token(s, p, lo, hi) : NULL;
+	rc = s->post(s->post_ud, url ? url : s->insert_url,
+		     p->body.p + a->line_off, n, r);
+	free(url);
 	if (rc != SL_OK) {
 		/* No reply: the rows may or may not be in; resend later. */
 		sl_errbuf_set(&s->eb, rc, "no reply from %s: %s", s->safe_base,
@@ -1039,6 +1132,7 @@ static void ch_free(void *self)
 	httpc_free(s->http);
 	dr_close(s->dry);
 	free(s->insert_url);
+	free(s->base_url);
 	free(s);
 }
 
@@ -1088,6 +1182,7 @@ int ch_sink_new(const sl_config *cfg, const sl_sink_ops **ops, void **self,
 	}
 	dr_redact_url(s->insert_url, s->safe_url, sizeof(s->safe_url));
 	dr_redact_url(c.url, s->safe_base, sizeof(s->safe_base));
+	s->base_url = strdup(c.url);
 	rc = http_new(c.timeout_ms, &s->http, eb);
 	s->post = httpc_post;
 	s->post_ud = s->http;
@@ -1109,6 +1204,16 @@ void ch_sink_set_transport(void *self, ch_post_fn fn, void *ud)
 
 	s->post = fn;
 	s->post_ud = ud;
+	s->version_known = 1; /* a test transport speaks 18.16 ... */
+	s->dedup_token = 0;
+}
+
+void ch_sink_set_server_version(void *self, const char *version)
+{
+	ch_sink *s = self;
+
+	s->version_known = 1; /* ... unless told otherwise */
+	s->dedup_token = ch_version_at_least(version, 22, 2);
 }
 
 void ch_sink_stats(void *self, ch_stats *out)

@@ -73,6 +73,14 @@ typedef httpc_post_fn ch_post_fn;
 
 /* Replace the sink's HTTP transport (tests); the sink must not be dry. */
 void ch_sink_set_transport(void *self, ch_post_fn fn, void *ud);
+/* Tests: the server's version as `SELECT version()` would answer. */
+void ch_sink_set_server_version(void *self, const char *version);
+
+/* 1 when version string v ("22.2.1.1") is at least major.minor. */
+int ch_version_at_least(const char *v, int major, int minor);
+/* The insert_deduplication_token of a partition's offset range. */
+int ch_dedup_token(const char *topic, int32_t partition, int64_t first,
+		   int64_t last, char *out, size_t n);
 
 typedef struct ch_stats {
 	uint64_t requests;     /* INSERTs sent (or written, when dry) */

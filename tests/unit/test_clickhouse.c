@@ -786,6 +786,82 @@ static void test_redact_url(void **state)
 			    "(unparsable url)");
 }
 
+/* ---- deduplication tokens (ClickHouse 22.2 and later) ------------ */
+
+static void test_version_at_least(void **state)
+{
+	(void)state;
+	assert_false(ch_version_at_least("18.16.1", 22, 2));
+	assert_false(ch_version_at_least("22.1.3.7", 22, 2));
+	assert_true(ch_version_at_least("22.2.1.1", 22, 2));
+	assert_true(ch_version_at_least("23.8.2.7\n", 22, 2));
+	assert_false(ch_version_at_least("21.12", 22, 2));
+	assert_false(ch_version_at_least("", 22, 2));
+	assert_false(ch_version_at_least("abc", 22, 2));
+	assert_false(ch_version_at_least(NULL, 22, 2));
+}
+
+static void test_dedup_token(void **state)
+{
+	char tok[64];
+
+	(void)state;
+	assert_int_equal(ch_dedup_token("user_journey", 3, 100, 199, tok,
+					sizeof(tok)),
+			 SL_OK);
+	assert_string_equal(tok, "user_journey-3-100-199");
+	assert_int_equal(ch_dedup_token("user_journey", 3, 100, 199, tok, 8),
+			 SL_ETOOBIG);
+}
+
+struct url_spy {
+	char url[2048];
+	int requests;
+};
+
+/* Accepts everything and keeps the last URL. */
+static int spy_post(void *ud, const char *url, const char *body, size_t len,
+		    ch_reply *r)
+{
+	struct url_spy *spy = ud;
+
+	(void)body;
+	(void)len;
+	memset(r, 0, sizeof(*r));
+	snprintf(spy->url, sizeof(spy->url), "%s", url);
+	spy->requests++;
+	r->status = 200;
+	return SL_OK;
+}
+
+static void check_token(const char *version, int want_token)
+{
+	struct dl_io io = { .io = { .dead_letter = dl_dead_letter } };
+	struct url_spy spy = { "", 0 };
+	const sl_sink_ops *ops;
+	void *self = new_sink(&ops, "http://127.0.0.1:1/", NULL, NULL, NULL);
+
+	ch_sink_set_transport(self, spy_post, &spy);
+	ch_sink_set_server_version(self, version);
+	write_rows(ops, self, 4, 10, NULL, 0, NULL, 0);
+	assert_int_equal(ops->flush(self, &io.io), SL_OK);
+	assert_int_equal(spy.requests, 1);
+	if (want_token)
+		assert_non_null(strstr(spy.url, "insert_deduplication_token="
+						"user_journey-4-1000-1009"));
+	else
+		assert_null(strstr(spy.url, "insert_deduplication_token"));
+	ops->free(self);
+}
+
+/* 23.8 gets the token of the batch's offset range; 18.16 never. */
+static void test_token_only_on_modern_servers(void **state)
+{
+	(void)state;
+	check_token("23.8.2.7", 1);
+	check_token("18.16.1", 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -808,6 +884,9 @@ int main(void)
 		cmocka_unit_test(test_sink_dry_run_file),
 		cmocka_unit_test(test_migrate_dry),
 		cmocka_unit_test(test_redact_url),
+		cmocka_unit_test(test_version_at_least),
+		cmocka_unit_test(test_dedup_token),
+		cmocka_unit_test(test_token_only_on_modern_servers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
