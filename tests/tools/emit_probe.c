@@ -8,9 +8,13 @@
  *		   --occurred-at AT --out FILE [--rate R]
  *		   [--max-seconds S] [--drain-seconds D]
  *
- * Probe users are "<P><i>", 0 <= i < K.  With --start, each gets one
- * valid screening_started (SPEC section 2) on --topic (default
- * user_journey), occurred_at AT, then the program exits.
+ * Users are "<P><i>", 0 <= i < K.  With --start, each gets one valid
+ * screening_started (SPEC section 2: event_id, user_id, occurred_at AT,
+ * an Indian mobile number, one of the nine languages, a pin code, a
+ * channel) on --topic (default user_journey), keyed by user id with
+ * librdkafka's murmur2 partitioner; the program exits once all are
+ * acknowledged.  emission.sh preloads both its reminded users and its
+ * probe users this way.
  *
  * Otherwise it produces screening_step events at R per second (default
  * 200) until SIGTERM or SIGINT (or --max-seconds), round-robin over the
@@ -128,19 +132,22 @@ static void ep_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	r->delivered++;
 }
 
-static rd_kafka_t *ep_producer(const ep_opts *o, ep_run *r)
+static rd_kafka_t *ep_producer(const ep_opts *o, ep_run *r, int bulk)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char err[512];
 	rd_kafka_t *rk;
 
 	/*
-	 * No lingering: a probe's timestamp is taken when it is produced,
-	 * and time spent in this producer would count as the worker's.
+	 * Probes do not linger: a probe's timestamp is taken when it is
+	 * produced, and time spent in this producer would count as the
+	 * worker's.  Bulk (--start) batches like tests/bench/journey_load.
 	 */
 	if (ep_set(conf, "bootstrap.servers", o->brokers) ||
 	    ep_set(conf, "partitioner", "murmur2_random") ||
-	    ep_set(conf, "linger.ms", "0") ||
+	    ep_set(conf, "linger.ms", bulk ? "20" : "0") ||
+	    ep_set(conf, "batch.num.messages", bulk ? "10000" : "1000") ||
+	    ep_set(conf, "queue.buffering.max.messages", "1000000") ||
 	    ep_set(conf, "enable.idempotence", "true")) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
@@ -183,7 +190,7 @@ static int ep_start_users(const ep_opts *o)
 {
 	static const char *const langs[] = { "hi", "en", "bn", "te", "mr",
 					     "ta", "gu", "kn", "ml" };
-	rd_kafka_t *rk = ep_producer(o, NULL);
+	rd_kafka_t *rk = ep_producer(o, NULL, 1);
 	char key[128], val[512];
 	int rc = 1;
 
@@ -194,10 +201,10 @@ static int ep_start_users(const ep_opts *o)
 		snprintf(val, sizeof(val),
 			 "{\"event_id\":\"%s-start\",\"type\":"
 			 "\"screening_started\",\"user_id\":\"%s\","
-			 "\"occurred_at\":\"%s\",\"phone\":\"+919%09ld\","
+			 "\"occurred_at\":\"%s\",\"phone\":\"+91%ld%09ld\","
 			 "\"lang\":\"%s\",\"pincode\":\"%ld\","
 			 "\"channel\":\"whatsapp\"}",
-			 key, key, o->start_at, 100000000 + i % 800000000,
+			 key, key, o->start_at, 6 + i % 4, i % 1000000000,
 			 langs[i % 9], 110001 + i % 700000);
 		if (ep_produce(rk, o->topic, key, val, SIZE_MAX) != 0)
 			goto out;
@@ -380,7 +387,7 @@ static int ep_probe_run(const ep_opts *o)
 	for (size_t i = 0; i < r.cap; i++)
 		r.probes[i] = (ep_probe){ -1, -1, 0 };
 	c = ep_consumer(o);
-	p = c ? ep_producer(o, &r) : NULL;
+	p = c ? ep_producer(o, &r, 0) : NULL;
 	if (p == NULL)
 		goto out;
 
