@@ -11,9 +11,9 @@
 #  2. Worker down 18:00-20:00: the reminder goes at 20:00.  Down until
 #     22:00: the day is skipped and logged.  Down for three days: one
 #     reminder per user and day afterwards, no missed day replayed.
-#  3. A fresh worker >= 200k records behind user_journey at 19:00 first
-#     catches up and reminds every eligible user whose start was in the
-#     topic before 19:00.
+#  3. A new application 300k records from user_journey's end (>= 200k
+#     behind at 19:00) first catches up, then reminds every eligible user
+#     whose start was in the topic before 19:00, and none who completed.
 #  4. Completing or opting out before 19:00 cancels; completing after the
 #     first reminder stops the next; reminder.max_per_user=2 holds over
 #     four days; after reminder.give_up_after=2d the user leaves the
@@ -229,8 +229,7 @@ has_id()
 # fresh_app APP: the new application APP's journey group starts at
 # user_journey's current end (tests/integration/reminders/group_at_end.c),
 # so its workers read what the scenario produces next, not the shared
-# topic's history.  Scenario 3 alone reads the history, as a new
-# application id does by default.
+# topic's history (a new application id reads it all by default).
 fresh_app()
 {
 	local out
@@ -529,16 +528,17 @@ BACKLOG=${REM_BACKLOG:-200000}
 s3()
 {
 	local d app=$ID-s3 u=$ID-s3- f=$RUN/s3.events have need t1 lag
-	local unread
+	local unread out
 
 	SC=3
 	PORT_BASE=18780
 	d=$(day 60)
 
-	# A fresh application id reads user_journey from its start: what the
-	# topic holds is backlog.  Top it up to BACKLOG + 100k (what the
-	# worker reads before its first tick) with steps of users who never
-	# started (valid events the journey ignores).
+	# The backlog: BACKLOG + 100k records (the worker reads some before
+	# its first tick) of user_journey before the evening's users.  The
+	# topic's history serves (the new application starts that far from
+	# its end); a short history is topped up with steps of users who
+	# never started (valid events the journey ignores).
 	journey_ends "$RUN/s3.lo" -2
 	journey_ends "$RUN/s3.hi"
 	have=$(awk 'NR == FNR { lo[$1] = $2; next } { s += $2 - lo[$1] }
@@ -555,6 +555,9 @@ s3()
 	fi
 	ok "backlog: $have records on user_journey, $((need > 0 ? need : 0))" \
 		"added"
+	out=$("$RUN/group_at_end" "$B" "$app-journey" user_journey \
+		$((BACKLOG + 100000))) || fail "cannot set the offsets of $app"
+	ok "$app starts $out"
 
 	# Then the evening's users: 120 to remind, 60 who completed at
 	# 18:00 and 20 who started at 18:30 (idle < 1 h): none of these 80.
@@ -820,7 +823,7 @@ s5()
 # on a failure, the others are stopped and the run fails.
 group()
 {
-	local s pids=() names=() i rc
+	local s pids=() names=() i rc t0
 
 	for s in "$@"; do
 		[[ " ${REM_ONLY:-1 2 3 4 5} " == *" ${s:1:1} "* ]] || continue
@@ -828,10 +831,13 @@ group()
 		pids+=($!)
 		names+=("$s")
 	done
+	t0=$(now_ms)
 	for i in "${!pids[@]}"; do
 		rc=0
 		wait "${pids[$i]}" || rc=$?
 		cat "$RUN/${names[$i]}.out" >&2
+		say "scenario ${names[$i]#s}: done after" \
+			"$((($(now_ms) - t0 + 500) / 1000)) s"
 		if ((rc != 0)); then
 			for s in "${pids[@]}"; do
 				kill "$s" 2>/dev/null || true

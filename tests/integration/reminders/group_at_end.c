@@ -6,13 +6,17 @@
  * producing a scenario's events: its workers then skip the shared
  * user_journey's history (other tests' and benchmarks' records).
  *
- *   group_at_end BOOTSTRAP GROUP TOPIC
+ *   group_at_end BOOTSTRAP GROUP TOPIC [BEHIND]
  *
- * Prints "partitions=N records_skipped=M"; exit 0, or 1 with a message.
- * The group must have no members (a worker of it not yet started).
+ * With BEHIND, each partition's offset is BEHIND / partitions (rounded
+ * up) before its end, or its start: the group's first worker begins
+ * about BEHIND records behind.  Prints "partitions=N records_skipped=M
+ * records_behind=K"; exit 0, or 1 with a message.  The group must have
+ * no members (a worker of it not yet started).
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -44,11 +48,12 @@ int main(int argc, char **argv)
 	rd_kafka_t *rk = NULL;
 	rd_kafka_resp_err_t err;
 	char errstr[256];
-	int64_t skipped = 0;
+	int64_t skipped = 0, behind = 0, back = 0;
 	int n = 0, rc = 1;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: group_at_end BOOTSTRAP GROUP TOPIC\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr,
+			"usage: group_at_end BOOTSTRAP GROUP TOPIC [BEHIND]\n");
 		rd_kafka_conf_destroy(conf);
 		return 2;
 	}
@@ -60,6 +65,8 @@ int main(int argc, char **argv)
 		rd_kafka_conf_destroy(conf);
 		return 1;
 	}
+	if (argc == 5)
+		back = strtoll(argv[4], NULL, 10);
 	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (rk == NULL) {
 		fprintf(stderr, "group_at_end: %s\n", errstr);
@@ -67,14 +74,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	/* Every partition's end (high watermark) becomes the group's. */
+	/* Every partition's end (high watermark), less its share of back. */
 	if (partitions(rk, argv[3], &n) != 0) {
 		fprintf(stderr, "group_at_end: no topic %s\n", argv[3]);
 		goto out;
 	}
 	l = rd_kafka_topic_partition_list_new(n);
 	for (int p = 0; p < n; p++) {
-		int64_t lo = 0, hi = 0;
+		int64_t lo = 0, hi = 0, off;
 
 		err = rd_kafka_query_watermark_offsets(rk, argv[3], p, &lo, &hi,
 						       TIMEOUT_MS);
@@ -83,8 +90,12 @@ int main(int argc, char **argv)
 				p, rd_kafka_err2str(err));
 			goto out;
 		}
-		rd_kafka_topic_partition_list_add(l, argv[3], p)->offset = hi;
-		skipped += hi - lo;
+		off = hi - (back + n - 1) / n;
+		if (off < lo)
+			off = lo;
+		rd_kafka_topic_partition_list_add(l, argv[3], p)->offset = off;
+		skipped += off - lo;
+		behind += hi - off;
 	}
 
 	/* A commit outside any assignment: the group must be empty. */
@@ -94,7 +105,9 @@ int main(int argc, char **argv)
 			rd_kafka_err2str(err));
 		goto out;
 	}
-	printf("partitions=%d records_skipped=%" PRId64 "\n", n, skipped);
+	printf("partitions=%d records_skipped=%" PRId64
+	       " records_behind=%" PRId64 "\n",
+	       n, skipped, behind);
 	rc = 0;
 out:
 	if (l != NULL)
