@@ -34,8 +34,9 @@
 # Scenarios 1 to 4 run in parallel, then 5.
 #
 # REM_ONLY="1 3" runs some scenarios only; REM_KEEP=1 keeps the run
-# directory (worker logs).  Exit 0 on success; otherwise the first failed
-# check is named.
+# directory (worker logs, also kept on failure) and the run's topics
+# (otherwise deleted at the end: tests/integration/reminders/*.c).
+# Exit 0 on success; otherwise the first failed check is named.
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/lib.sh"
 cd "$SLUICE_ROOT"
@@ -58,6 +59,11 @@ cleanup()
 		[[ -e $f ]] || continue
 		pid_alive "$f" && kill -9 "$(<"$f")" 2>/dev/null
 	done
+	# The run's changelog, dead-letter and registry topics ("$ID-...").
+	if [[ ${REM_KEEP:-0} != 1 && -x $RUN/delete_topics ]]; then
+		"$RUN/delete_topics" "$B" "$ID-" >/dev/null ||
+			say "could not delete the topics $ID-*"
+	fi
 	if [[ ${REM_KEEP:-0} == 1 || $rc != 0 ]]; then
 		say "run directory kept: $RUN"
 	else
@@ -171,8 +177,9 @@ journey_ends()
 	for ((p = 0; p < n; p++)); do
 		args+=(-t "user_journey:$p:${2:--1}")
 	done
-	kcat -b "$B" -Q "${args[@]}" |
-		sed -n 's/^user_journey \[\([0-9]*\)\] offset \([0-9]*\)$/\1 \2/p' \
+	# "user_journey [P] offset O" lines
+	kcat -b "$B" -Q "${args[@]}" | tr -d '[]' |
+		awk '$1 == "user_journey" && $3 == "offset" { print $2, $4 }' \
 			>"$1"
 	[[ $(wc -l <"$1") == "$n" ]] || fail "cannot read user_journey ends"
 }
@@ -275,7 +282,8 @@ start()
 
 ready()
 {
-	pid_alive "$RUN/$1.pid" || fail "worker $1 died: $(tail -3 "$RUN/$1.log")"
+	pid_alive "$RUN/$1.pid" ||
+		fail "worker $1 died: $(tail -3 "$RUN/$1.log")"
 	[[ $(curl -s -o /dev/null -w '%{http_code}' \
 		"http://127.0.0.1:$(<"$RUN/$1.port")/readyz") == 200 ]]
 }
@@ -588,11 +596,12 @@ s3()
 	stop s3a
 
 	# "reminders due ... catch_up_to=END position=POS" per partition.
-	sed -n "s/.*reminders due date=$d partition=\([0-9]*\)"`
-		`" catch_up_to=\([0-9]*\) position=\([0-9]*\).*/\1 \2 \3/p" \
-		"$RUN/s3a.log" | sort -n >"$RUN/s3.due"
+	grep "reminders due date=$d " "$RUN/s3a.log" | tr '=' ' ' |
+		awk '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1)
+		       print v["partition"], v["catch_up_to"], v["position"] }' |
+		sort -n >"$RUN/s3.due"
 	[[ $(wc -l <"$RUN/s3.due") == "$NPART" ]] ||
-		fail "$(wc -l <"$RUN/s3.due") 'reminders due' lines, want $NPART"
+		fail "$(wc -l <"$RUN/s3.due") 'due' lines, want $NPART"
 	lag=$(awk '{ s += $2 - $3 } END { print s }' "$RUN/s3.due")
 	((lag >= BACKLOG)) ||
 		fail "only $lag records behind at 19:00 (want >= $BACKLOG)"
@@ -843,20 +852,23 @@ group()
 				kill "$s" 2>/dev/null || true
 			done
 			die "scenario ${names[$i]#s} failed, status $rc" \
-				"(logs: $RUN; REM_ONLY=${names[$i]:1:1} bash -x" \
-				"for a failure with no FAIL line)"
+				"(logs: $RUN; for a failure with no FAIL" \
+				"line: REM_ONLY=${names[$i]:1:1} bash -x)"
 		fi
 	done
 }
 
 main()
 {
-	local t=$(now_ms)
+	local t=$(now_ms) tool
 
-	cc -std=c11 -O2 -Wall -Wextra -Werror -o "$RUN/group_at_end" \
-		"$SLUICE_ROOT/tests/integration/reminders/group_at_end.c" \
-		$(pkg-config --cflags --libs rdkafka) ||
-		die "cannot build tests/integration/reminders/group_at_end.c"
+	for tool in group_at_end delete_topics; do
+		cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
+			-o "$RUN/$tool" \
+			"$SLUICE_ROOT/tests/integration/reminders/$tool.c" \
+			$(pkg-config --cflags --libs rdkafka) ||
+			die "cannot build tests/integration/reminders/$tool.c"
+	done
 	NPART=$(kcat -b "$B" -L -t user_journey | grep -c 'partition [0-9]*,')
 	((NPART > 0)) || die "user_journey has no partitions"
 	say "run $ID: dates from $BASE, send_reminder from $T0"
