@@ -211,16 +211,16 @@ ids()
 # expect_ids PREFIX WANT...: the reminder ids are exactly WANT.
 expect_ids()
 {
-	local prefix=$1 got want
+	local prefix=$1 got want all
 
 	shift
 	got=$(ids "$prefix")
 	want=$(printf '%s\n' "$@" | sed '/^$/d' | sort | paste -sd' ')
 	[[ $got == "$want" ]] ||
 		fail "reminders of $prefix*: got [$got], want [$want]"
-	set -- $got
-	if (($# > 6)); then
-		got="${*:1:5} ... ($# in all)"
+	read -ra all <<<"$got"
+	if ((${#all[@]} > 6)); then
+		got="${all[*]:0:5} ... (${#all[@]} in all)"
 	fi
 	ok "reminders of $prefix*: [${got:-none}]"
 }
@@ -536,7 +536,7 @@ BACKLOG=${REM_BACKLOG:-200000}
 s3()
 {
 	local d app=$ID-s3 u=$ID-s3- f=$RUN/s3.events have need t1 lag
-	local unread out
+	local unread out want
 
 	SC=3
 	PORT_BASE=18780
@@ -598,7 +598,8 @@ s3()
 	# "reminders due ... catch_up_to=END position=POS" per partition.
 	grep "reminders due date=$d " "$RUN/s3a.log" | tr '=' ' ' |
 		awk '{ for (i = 1; i < NF; i++) v[$i] = $(i + 1)
-		       print v["partition"], v["catch_up_to"], v["position"] }' |
+		       print v["partition"], v["catch_up_to"],
+			     v["position"] }' |
 		sort -n >"$RUN/s3.due"
 	[[ $(wc -l <"$RUN/s3.due") == "$NPART" ]] ||
 		fail "$(wc -l <"$RUN/s3.due") 'due' lines, want $NPART"
@@ -615,7 +616,8 @@ s3()
 	((unread > 0)) || fail "every start was read before 19:00: no lag"
 	ok "at 19:00 the worker was $lag records behind; $unread of the" \
 		"120 starts not yet read"
-	expect_ids "$u" $(for i in $(seq 120); do echo "${u}e$i:$d"; done)
+	mapfile -t want < <(for i in $(seq 120); do echo "${u}e$i:$d"; done)
+	expect_ids "$u" "${want[@]}"
 }
 
 # ---- 4: cancelling, max_per_user, give_up_after ---------------------------
@@ -628,7 +630,7 @@ s4()
 	PORT_BASE=18740
 	d=$(day 90)
 	fresh_app "$app"
-	for x in keep done opt optin late; do
+	for x in keep "done" opt optin late; do
 		ev "$f" screening_started "$u$x" "$(ist "$d" 10:00)"
 	done
 	ev "$f" screening_completed "${u}done" "$(ist "$d" 15:00)"
@@ -752,33 +754,34 @@ kill_on()
 # must end with each of the users reminded exactly once for DATE.
 s5_mode()
 {
-	local m=$1 g=$2 d=$3 app=$ID-s5-$1 u=$ID-s5- at n iso=
+	local m=$1 g=$2 d=$3 app=$ID-s5-$1 u=$ID-s5- at n rd=
 	local env=(SLUICE_PROCESSING_GUARANTEE="$g"
 		SLUICE_GROUP_INSTANCE_ID="$ID-s5-$1-w")
 
-	[[ $g == exactly_once ]] && iso=committed
+	[[ $g == exactly_once ]] && rd=committed
 	start "s5$m-0" "$app" "$(ist "$d" 17:00)" 1 "${env[@]}"
 	wait_caught_up "s5$m-0" 120
 	stop "s5$m-0"
 	start "s5$m-1" "$app" "$(ist "$d" 18:59:30)" 60 "${env[@]}"
 	at=$(kill_on "s5$m-1" "reminders due date=$d")
-	n=$(count5 "$u" "$d" $iso)
+	n=$(count5 "$u" "$d" ${rd:+"$rd"})
 	ok "$g: killed at its first 'reminders due' ($at virtual)," \
 		"$n reminders out"
 	start "s5$m-2" "$app" "$at" 60 "${env[@]}"
 	at=$(kill_on "s5$m-2" "reminders emitted date=$d")
-	n=$(count5 "$u" "$d" $iso)
+	n=$(count5 "$u" "$d" ${rd:+"$rd"})
 	ok "$g: killed at its first 'reminders emitted' ($at virtual," \
 		"$(parts "s5$m-2" "reminders emitted date=$d") partitions" \
 		"done), $n reminders out"
 	start "s5$m-3" "$app" "$at" 60 "${env[@]}"
-	wait_until 90 eval "(( \$(count5 '$u' '$d' $iso) >= USERS5 ))" ||
-		fail "$g: $(count5 "$u" "$d" $iso) of $USERS5 reminded for $d"
+	wait_until 90 eval "(( \$(count5 '$u' '$d' $rd) >= USERS5 ))" ||
+		fail "$g: $(count5 "$u" "$d" ${rd:+"$rd"}) of $USERS5" \
+			"reminded for $d"
 	sleep 3 # time for a duplicate to show
 	stop "s5$m-3"
 
 	# Exactly the users, each once (reminder_id <user>:<date>).
-	reminders "$u" $iso | awk -v d="$d" '$2 == d { print $1 }' |
+	reminders "$u" ${rd:+"$rd"} | awk -v d="$d" '$2 == d { print $1 }' |
 		sort | uniq -c | awk -v n="$USERS5" -v u="$u" -v d="$d" '
 		$1 > 1 { dup++ }
 		{ seen[$2] = 1 }
@@ -806,10 +809,11 @@ s5_mode()
 
 s5()
 {
-	local d=$(day 150) u=$ID-s5-
+	local d u=$ID-s5-
 
 	SC=5
 	PORT_BASE=18800
+	d=$(day 150)
 	fresh_app "$ID-s5-eos"
 	fresh_app "$ID-s5-alos"
 	awk -v n="$USERS5" -v p="$u" -v at="$(ist "$d" 10:00)" '
@@ -860,17 +864,19 @@ group()
 
 main()
 {
-	local t=$(now_ms) tool
+	local t tool rdk
 
+	read -ra rdk <<<"$(pkg-config --cflags --libs rdkafka)"
 	for tool in group_at_end delete_topics; do
 		cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
 			-o "$RUN/$tool" \
 			"$SLUICE_ROOT/tests/integration/reminders/$tool.c" \
-			$(pkg-config --cflags --libs rdkafka) ||
+			"${rdk[@]}" ||
 			die "cannot build tests/integration/reminders/$tool.c"
 	done
 	NPART=$(kcat -b "$B" -L -t user_journey | grep -c 'partition [0-9]*,')
 	((NPART > 0)) || die "user_journey has no partitions"
+	t=$(now_ms)
 	say "run $ID: dates from $BASE, send_reminder from $T0"
 	group s1 s2 s3 s4 s4g
 	group s5
