@@ -63,7 +63,7 @@ COMMIT_MS=1000
 # stays idle, whatever the real time of the run.
 CLOCK_START=2026-03-01T10:00:00+05:30
 
-ALL_PARTS=throughput,eos,memory,restore,store,api,whatsapp
+ALL_PARTS=throughput,eos,memory,restore,store,api,whatsapp,emission
 RECORD=0
 ONLY=$ALL_PARTS
 COMMAND="scripts/bench.sh $*"
@@ -894,6 +894,12 @@ want store && phase_store
 # WhatsApp sender's rate over 60 s; each prints its own numbers.
 want api && { tests/bench/api_bench.sh | tee "$DIR/api.txt"; }
 want whatsapp && { tests/bench/whatsapp_rate.sh | tee "$DIR/whatsapp.txt"; }
+# The 7 PM emission of EMIT_USERS reminders (default 1M) with live-event
+# latency during it, on a broker of its own (see the script's header).
+want emission && {
+	EMIT_BROKER=own tests/bench/emission.sh 2>>"$DIR/emission.log" |
+		tee "$DIR/emission.txt"
+}
 
 # Keep the logs of the last three runs, not their stores.
 ((KEEP)) || rm -rf "$DIR"/state-* "$DIR"/peer-state-*
