@@ -254,8 +254,8 @@ struct reset {
 static void reset_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sluice reset [--dry-run] [--to TIME] [--topologies LIST]"
-		" [--config FILE]\n\n"
+		"usage: sluice reset [--dry-run] [--to TIME] "
+		"[--topologies LIST] [--config FILE]\n\n"
 		"The application reset, with every worker stopped: for each "
 		"topology's\nconsumer group, input offsets go to TIME (RFC "
 		"3339; default the earliest),\nits changelog topics and the "

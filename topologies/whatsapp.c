@@ -659,8 +659,9 @@ static int queue_step(sl_ctx *ctx, const sl_record *rec, void *ud)
 		 * by an application id reading send_reminder from its start.
 		 */
 		if (atomic_fetch_add(&stats.stale, 1) % 10000 == 0)
-			SL_WARN(COMP, "stale reminder skipped reminder_id=%s "
-				      "(counted in sluice_whatsapp_stale_total)",
+			SL_WARN(COMP,
+				"stale reminder skipped reminder_id=%s "
+				"(see sluice_whatsapp_stale_total)",
 				rid);
 		rc = SL_OK;
 		goto out;
