@@ -20,6 +20,7 @@
 #define TXN_MAX_WRITES 200000
 #define SINK_MAX_PENDING 200000
 #define FLUSH_TIMEOUT_MS 60000
+#define PUNCT_BUDGET_MS 10
 
 static const char *COMP = "app";
 
@@ -584,7 +585,7 @@ static void range_bounds(sl_app *app, struct task *t)
 {
 	int64_t lo = 0, hi = 0;
 
-	rd_kafka_query_watermark_offsets(app->consumer, app->topo->source,
+	rd_kafka_query_watermark_offsets(app->producer, app->topo->source,
 					 t->partition, &lo, &hi, 10000);
 	t->range_start =
 		app->range_from_ms > 0
@@ -617,7 +618,7 @@ static void task_query_position(sl_app *app, struct task *t)
 	    l->elems[0].offset >= 0) {
 		t->position = l->elems[0].offset;
 	} else {
-		rd_kafka_query_watermark_offsets(app->consumer,
+		rd_kafka_query_watermark_offsets(app->producer,
 						 app->topo->source,
 						 t->partition, &lo, &hi, 10000);
 		t->position = lo;
@@ -819,13 +820,23 @@ static void punct_advance(sl_app *app, struct task *t, int k, int64_t wall)
 	t->punct[k].next_ms = next;
 }
 
+/*
+ * Run what is due, starting at the task after the last pass's, until
+ * PUNCT_BUDGET_MS is spent: long punctuations (the 7 PM emission) run
+ * in slices between polls, so live records wait at most about a slice.
+ */
 static void punctuate(sl_app *app)
 {
-	int64_t wall = sl_clock_now_ms(app->clock);
+	int64_t wall = sl_clock_now_ms(app->clock), start = now_mono();
 
-	for (int i = 0; i < app->ntasks; i++) {
+	for (int j = 0; j < app->ntasks; j++) {
+		int i = (app->punct_cursor + j) % app->ntasks;
 		struct task *t = &app->tasks[i];
 
+		if (j > 0 && now_mono() - start >= PUNCT_BUDGET_MS) {
+			app->punct_cursor = i;
+			return;
+		}
 		if (t->state != TASK_RUNNING)
 			continue;
 		for (int k = 0; k < app->topo->npuncts; k++) {
@@ -1097,6 +1108,40 @@ static int create_topics(sl_app *app, sl_errbuf *eb)
 	return sl_topics_ensure(app->producer, app->cfg, specs, n, eb);
 }
 
+/*
+ * Learn the metadata of every topic the app writes to now: the first
+ * send to a topic the producer has never seen waits for its next
+ * metadata refresh (up to a second), which would stall the first
+ * commit of, say, the 7 PM emission.
+ */
+static void warm_one(sl_app *app, const char *topic)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt;
+	int max = (int)(sizeof(app->warm) / sizeof(app->warm[0]));
+
+	if (topic == NULL || app->nwarm == max)
+		return;
+	rkt = rd_kafka_topic_new(app->producer, topic, NULL);
+	if (rkt == NULL)
+		return;
+	if (rd_kafka_metadata(app->producer, 0, rkt, &md, 5000) ==
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_metadata_destroy(md);
+	app->warm[app->nwarm++] = rkt;
+}
+
+static void warm_outputs(sl_app *app)
+{
+	warm_one(app, app->dlq_topic);
+	for (int s = 0; s < app->topo->nstores; s++)
+		warm_one(app, app->changelog[s]);
+	for (int i = 0; i < app->topo->nsinks; i++)
+		warm_one(app, app->topo->sinks[i].topic);
+	for (int i = 0; i < app->topo->noutputs; i++)
+		warm_one(app, app->topo->outputs[i]);
+}
+
 static int app_setup(sl_app *app, sl_errbuf *eb)
 {
 	const char *g = sl_config_get(app->cfg, "processing.guarantee");
@@ -1176,6 +1221,7 @@ static int app_setup(sl_app *app, sl_errbuf *eb)
 	rc = create_topics(app, eb);
 	if (rc != SL_OK)
 		return rc;
+	warm_outputs(app);
 	app->tasks = calloc((size_t)app->ntasks, sizeof(*app->tasks));
 	if (app->tasks == NULL)
 		return SL_ENOMEM;
@@ -1366,6 +1412,8 @@ void sl_app_free(sl_app *app)
 	}
 	if (app->consumer != NULL)
 		rd_kafka_destroy(app->consumer);
+	for (int i = 0; i < app->nwarm; i++)
+		rd_kafka_topic_destroy(app->warm[i]);
 	if (app->producer != NULL)
 		rd_kafka_destroy(app->producer);
 	st_env_release(app->env);

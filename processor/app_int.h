@@ -149,6 +149,11 @@ struct sl_app {
 	atomic_llong range_total;
 	atomic_int range_done;
 
+	/* topic handles kept so their metadata is known before a send */
+	rd_kafka_topic_t *warm[2 * TOPO_MAX_SINKS + TOPO_MAX_STORES + 1];
+	int nwarm;
+	int punct_cursor; /* task where the next punctuation pass starts */
+
 	int64_t last_commit_ms;
 	int dirty;
 	atomic_int stop;

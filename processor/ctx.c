@@ -46,7 +46,11 @@ int sl_ctx_input_end(sl_ctx *ctx, int64_t *end)
 
 	if (ctx->task == NULL)
 		return SL_ESTATE;
-	err = rd_kafka_query_watermark_offsets(ctx->app->consumer,
+	/*
+	 * Through the producer: on the consumer's connection the request
+	 * waits behind its long-polling fetch (up to fetch.wait.max.ms).
+	 */
+	err = rd_kafka_query_watermark_offsets(ctx->app->producer,
 					       ctx->app->topo->source,
 					       ctx->task->partition, &lo, end,
 					       5000);
@@ -91,6 +95,16 @@ int sl_ctx_dead_letter(sl_ctx *ctx, const sl_record *rec, const char *reason)
 int sl_ctx_commit(sl_ctx *ctx)
 {
 	return app_commit_now(ctx->app);
+}
+
+int sl_ctx_flush(sl_ctx *ctx)
+{
+	sl_app *app = ctx->app;
+
+	rd_kafka_flush(app->producer, 60000);
+	if (rd_kafka_outq_len(app->producer) > 0 || app->delivery_failed)
+		return SL_EKAFKA;
+	return SL_OK;
 }
 
 sl_store *sl_ctx_store(sl_ctx *ctx, const char *name)

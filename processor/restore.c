@@ -57,7 +57,7 @@ static int start_offset(sl_app *app, const char *store, MDB_dbi db,
 
 	/* A topic created a moment ago may have no leader yet: retry. */
 	for (int tries = 0; tries < 50; tries++) {
-		err = rd_kafka_query_watermark_offsets(app->restorer, topic, p,
+		err = rd_kafka_query_watermark_offsets(app->producer, topic, p,
 						       &lo, &hi, 10000);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
 		    atomic_load(&app->stop))

@@ -97,6 +97,11 @@ int sl_topology_step(sl_topology *t, const char *name, sl_step_fn fn, void *ud);
 int sl_topology_own(sl_topology *t, void (*free_fn)(void *), void *ptr);
 int sl_topology_on_task_init(sl_topology *t, sl_task_init_fn fn, void *ud);
 int sl_topology_sink_topic(sl_topology *t, const char *topic);
+/*
+ * Declare a topic a step or punctuator sends to with sl_ctx_send, so the
+ * runtime learns its metadata at start (not on the first send).
+ */
+int sl_topology_output(sl_topology *t, const char *topic);
 
 enum sl_punct_type {
 	SL_PUNCT_STREAM_TIME,
@@ -182,6 +187,15 @@ int sl_ctx_input_end(sl_ctx *ctx, int64_t *end);
  * (do not perform the side effect then).
  */
 int sl_ctx_commit(sl_ctx *ctx);
+
+/*
+ * Wait until everything sent so far (outputs and changelog records) is
+ * acknowledged by the broker, without committing: cheaper than
+ * sl_ctx_commit when a later write must not overtake earlier sends.
+ * SL_OK, or SL_EKAFKA when something could not be delivered (the app
+ * then rewinds at its next commit).
+ */
+int sl_ctx_flush(sl_ctx *ctx);
 
 /* The task's store (or a global table) by name; NULL if unknown. */
 sl_store *sl_ctx_store(sl_ctx *ctx, const char *name);

@@ -49,6 +49,8 @@ void sl_topology_free(sl_topology *t)
 		if (t->sinks[i].ops != NULL && t->sinks[i].ops->free != NULL)
 			t->sinks[i].ops->free(t->sinks[i].self);
 	}
+	for (int i = 0; i < t->noutputs; i++)
+		free(t->outputs[i]);
 	for (int i = 0; i < t->nowned; i++)
 		t->owned[i].fn(t->owned[i].ptr);
 	free(t->source);
@@ -151,6 +153,17 @@ int sl_topology_sink_topic(sl_topology *t, const char *topic)
 	if (t->sinks[t->nsinks].topic == NULL)
 		return fail(t, SL_ENOMEM);
 	t->nsinks++;
+	return SL_OK;
+}
+
+int sl_topology_output(sl_topology *t, const char *topic)
+{
+	if (t->noutputs == TOPO_MAX_SINKS)
+		return fail(t, SL_ETOOBIG);
+	t->outputs[t->noutputs] = strdup(topic);
+	if (t->outputs[t->noutputs] == NULL)
+		return fail(t, SL_ENOMEM);
+	t->noutputs++;
 	return SL_OK;
 }
 

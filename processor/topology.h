@@ -58,6 +58,8 @@ struct sl_topology {
 	int npuncts;
 	struct topo_sink sinks[TOPO_MAX_SINKS];
 	int nsinks;
+	char *outputs[TOPO_MAX_SINKS]; /* sl_topology_output */
+	int noutputs;
 	struct {
 		void (*fn)(void *);
 		void *ptr;

@@ -20,7 +20,7 @@
  * exactly_once, emitting and recording (reminders_sent,
  * last_reminder_day) are in one Kafka transaction, so a restart never
  * reminds twice for one date.  Under at_least_once a slice's reminders
- * are delivered (sl_ctx_commit) before its users are recorded: a crash
+ * are delivered (sl_ctx_flush) before its users are recorded: a crash
  * in between may send a reminder twice (send_reminder is deduplicated
  * on reminder_id), never lose one.  Entries idle longer than
  * give_up_after are deleted by the scan.
@@ -250,8 +250,9 @@ static int scan_slice(sl_ctx *ctx, struct reminders *r, sl_store *st,
 	 * sent in that interval may never have reached the broker: users
 	 * recorded as reminded whose reminder was lost (a kill -9 at the
 	 * end of a scan lost all 50k in tests/integration/60_reminders.sh).
-	 * So deliver this slice's reminders first (the commit flushes the
-	 * producer), then record the users.
+	 * So deliver this slice's reminders first (flushed and
+	 * acknowledged), then record the users; the store commits at the
+	 * next interval.
 	 */
 	if (rc == SL_OK && r->deliver_first) {
 		int any = 0;
@@ -259,7 +260,7 @@ static int scan_slice(sl_ctx *ctx, struct reminders *r, sl_store *st,
 		for (int i = 0; i < n; i++)
 			any |= es[i].sent;
 		if (any)
-			rc = sl_ctx_commit(ctx);
+			rc = sl_ctx_flush(ctx);
 		for (int i = 0; i < n && rc == SL_OK; i++) {
 			sl_bytes k = { es[i].key, es[i].klen };
 			struct journey_state s;
@@ -377,6 +378,8 @@ int reminders_attach(sl_topology *t, const sl_config *cfg, sl_errbuf *eb)
 
 		r->deliver_first = g == NULL || strcmp(g, "exactly_once") != 0;
 	}
+	if (rc == SL_OK)
+		rc = sl_topology_output(t, "send_reminder");
 	if (rc == SL_OK)
 		rc = sl_topology_punctuate(t, "reminders", SL_PUNCT_WALL_CLOCK,
 					   TICK_MS, tick, r);
