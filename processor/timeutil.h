@@ -62,8 +62,7 @@ int sl_tz_local_minute(const sl_tz *tz, int64_t t);
  * first valid local time after it).  In an overlap (fall back)
  * returns the first occurrence.
  */
-int64_t sl_tz_local_to_utc(const sl_tz *tz, int y, int m, int d,
-			   int minute);
+int64_t sl_tz_local_to_utc(const sl_tz *tz, int y, int m, int d, int minute);
 
 /* The next instant (seconds) strictly after t at local time `minute`. */
 int64_t sl_tz_next_daily(const sl_tz *tz, int minute, int64_t t);

@@ -39,7 +39,6 @@ struct worker {
 	sl_registry *registry;
 };
 
-
 static void usage(FILE *f)
 {
 	fprintf(f,
