@@ -98,3 +98,58 @@ stop_pid()
 	fi
 	rm -f "$pidfile"
 }
+
+# ------------------------------------------- a private ClickHouse for tests
+
+# ch_private_free HTTP TCP INTER: true when clickhouse-server is installed
+# and none of the three ports is taken, so ch_private_start can use them.
+ch_private_free()
+{
+	command -v clickhouse-server >/dev/null || return 1
+	! port_open "$1" && ! port_open "$2" && ! port_open "$3"
+}
+
+# ch_private_answers: true when the server of ch_private_start answers.
+ch_private_answers()
+{
+	[[ $(curl -s -m 2 "$CH_PRIVATE_URL/ping" 2>/dev/null) == Ok. ]]
+}
+
+# ch_private_start DIR HTTP TCP INTER: start a ClickHouse server of the
+# caller's own, a child of the calling shell (not the shared one of
+# services.sh), with its data and logs in DIR (made if missing; kept, so a
+# second start finds the same tables) and listening on 127.0.0.1 at the
+# HTTP, native TCP and interserver ports.  Sets CH_PRIVATE_PID to its pid
+# and CH_PRIVATE_URL to http://127.0.0.1:HTTP; waits up to 60 s for /ping.
+# False when it does not answer by then (CH_PRIVATE_PID stays set, for
+# ch_private_stop).
+ch_private_start()
+{
+	local d=$1
+
+	mkdir -p "$d"/{data,tmp,uf,fs}
+	CH_PRIVATE_URL=http://127.0.0.1:$2
+	setsid clickhouse-server \
+		--config-file=/etc/clickhouse-server/config.xml \
+		-- --path="$d/data/" --tmp_path="$d/tmp/" \
+		--user_files_path="$d/uf/" --format_schema_path="$d/fs/" \
+		--logger.log="$d/server.log" --logger.errorlog="$d/err.log" \
+		--http_port="$2" --tcp_port="$3" \
+		--interserver_http_port="$4" --listen_host=127.0.0.1 \
+		</dev/null >>"$d/stdout.log" 2>&1 &
+	CH_PRIVATE_PID=$!
+	wait_until 60 ch_private_answers
+}
+
+# ch_private_stop [SECONDS]: SIGTERM the server of ch_private_start and wait
+# up to SECONDS (default 60) for it to exit; false if it is still there.
+# Clears CH_PRIVATE_PID; does nothing when it is empty.
+ch_private_stop()
+{
+	local pid=${CH_PRIVATE_PID:-}
+
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_until "${1:-60}" eval "! kill -0 $pid 2>/dev/null" || return 1
+	CH_PRIVATE_PID=
+}

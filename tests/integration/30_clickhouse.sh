@@ -29,8 +29,6 @@ cd "$ROOT"
 DRIVE=$ROOT/tests/bin/ch_sink_drive
 DB=h4test_$(date +%s)_$RANDOM
 TMP=$(mktemp -d /tmp/sluice-30-clickhouse.XXXXXX)
-OWN_PORT=28123
-OWN_PID=
 
 fail()
 {
@@ -50,10 +48,7 @@ cleanup()
 			--data-binary "DROP DATABASE IF EXISTS $DB" \
 			>/dev/null 2>&1 || true
 	fi
-	if [[ -n $OWN_PID ]]; then
-		kill -TERM "$OWN_PID" 2>/dev/null || true
-		wait_until 30 eval "! kill -0 $OWN_PID 2>/dev/null" || true
-	fi
+	ch_private_stop 30 || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -156,39 +151,20 @@ grep -q phone "$TMP/dry/clickhouse.jsonl" && fail "dry run: phone written"
 ok "dry run: 3 requests, 100 rows"
 
 # 7. Server down, then back: nothing lost.  Needs an instance we own.
-if port_open $OWN_PORT || port_open 28900 || port_open 28009 ||
-	! command -v clickhouse-server >/dev/null; then
+if ! ch_private_free 28123 28900 28009; then
 	say "skip: server-down check (ports 28123/28900/28009 taken)"
 	exit 0
 fi
-own_answers()
-{
-	[[ $(curl -s -m 2 "http://127.0.0.1:$OWN_PORT/ping") == Ok. ]]
-}
 own_start()
 {
-	local d=$TMP/own
-
-	mkdir -p "$d"/{data,tmp,uf,fs}
-	setsid clickhouse-server \
-		--config-file=/etc/clickhouse-server/config.xml \
-		-- --path="$d/data/" --tmp_path="$d/tmp/" \
-		--user_files_path="$d/uf/" --format_schema_path="$d/fs/" \
-		--logger.log="$d/server.log" --logger.errorlog="$d/err.log" \
-		--http_port=$OWN_PORT --tcp_port=28900 \
-		--interserver_http_port=28009 --listen_host=127.0.0.1 \
-		</dev/null >>"$d/stdout.log" 2>&1 &
-	OWN_PID=$!
-	wait_until 60 own_answers || fail "own ClickHouse did not start"
+	ch_private_start "$TMP/own" 28123 28900 28009 ||
+		fail "own ClickHouse did not start"
 }
 own_stop()
 {
-	kill -TERM "$OWN_PID"
-	wait_until 60 eval "! kill -0 $OWN_PID 2>/dev/null" ||
-		fail "own ClickHouse did not stop"
-	OWN_PID=
+	ch_private_stop || fail "own ClickHouse did not stop"
 }
-OWN=http://127.0.0.1:$OWN_PORT
+OWN=http://127.0.0.1:28123
 own_start
 SLUICE_CLICKHOUSE_URL=$OWN "$DRIVE" migrate >/dev/null || fail "own migrate"
 own_stop
