@@ -30,49 +30,26 @@ CH_INTER=28010
 CH=http://127.0.0.1:$CH_HTTP
 OUTAGE=30
 PHASE=2000
-ch_pid=
 worker=
 
 cleanup()
 {
 	[[ -n $worker ]] && kill -TERM "$worker" 2>/dev/null
 	[[ -n $worker ]] && wait "$worker" 2>/dev/null
-	if [[ -n $ch_pid ]]; then
-		kill -TERM "$ch_pid" 2>/dev/null
-		wait_until 30 eval "! kill -0 $ch_pid 2>/dev/null"
-	fi
+	ch_private_stop 30
 	rm -rf "$RUN"
 }
 trap cleanup EXIT
 
-ch_answers()
-{
-	[[ $(curl -s -m 2 "$CH/ping") == Ok. ]]
-}
-
 ch_start()
 {
-	local d=$RUN/ch
-
-	mkdir -p "$d"/{data,tmp,uf,fs}
-	setsid clickhouse-server \
-		--config-file=/etc/clickhouse-server/config.xml \
-		-- --path="$d/data/" --tmp_path="$d/tmp/" \
-		--user_files_path="$d/uf/" --format_schema_path="$d/fs/" \
-		--logger.log="$d/server.log" --logger.errorlog="$d/err.log" \
-		--http_port=$CH_HTTP --tcp_port=$CH_TCP \
-		--interserver_http_port=$CH_INTER --listen_host=127.0.0.1 \
-		</dev/null >>"$d/stdout.log" 2>&1 &
-	ch_pid=$!
-	wait_until 60 ch_answers || die "own ClickHouse did not start"
+	ch_private_start "$RUN/ch" $CH_HTTP $CH_TCP $CH_INTER ||
+		die "own ClickHouse did not start"
 }
 
 ch_stop()
 {
-	kill -TERM "$ch_pid"
-	wait_until 60 eval "! kill -0 $ch_pid 2>/dev/null" ||
-		die "own ClickHouse did not stop"
-	ch_pid=
+	ch_private_stop || die "own ClickHouse did not stop"
 }
 
 free_port()
@@ -85,10 +62,8 @@ free_port()
 	die "no free port near $1"
 }
 
-for p in $CH_HTTP $CH_TCP $CH_INTER; do
-	port_open "$p" && die "port $p is taken; this test needs it"
-done
-command -v clickhouse-server >/dev/null || die "no clickhouse-server"
+ch_private_free $CH_HTTP $CH_TCP $CH_INTER ||
+	die "needs clickhouse-server and ports $CH_HTTP, $CH_TCP, $CH_INTER"
 
 ADMIN=$(free_port 28500)
 export SLUICE_KAFKA_BOOTSTRAP_SERVERS=$B SLUICE_APPLICATION_ID=$ID \
