@@ -160,7 +160,7 @@ broker_answers()
 
 broker_start()
 {
-	local libs id cport=$((KAFKA_PORT + 1))
+	local cport=$((KAFKA_PORT + 1))
 
 	if [[ -n $BOOTSTRAP ]]; then
 		broker_answers || die "no broker answers on $BOOTSTRAP"
@@ -170,61 +170,11 @@ broker_start()
 	port_open "$KAFKA_PORT" &&
 		die "port $KAFKA_PORT is taken (BENCH_KAFKA_PORT)"
 	port_open "$cport" && die "port $cport is taken (BENCH_KAFKA_PORT + 1)"
-	libs=$(scripts/kafka.sh libs)
 	rm -rf "$KDIR"
-	mkdir -p "$KDIR"
-	cat >"$KDIR/server.properties" <<-EOF
-	# Written by scripts/bench.sh for one run.
-	process.roles=broker,controller
-	node.id=1
-	controller.quorum.voters=1@127.0.0.1:$cport
-	listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$cport
-	advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-	controller.listener.names=CONTROLLER
-	inter.broker.listener.name=PLAINTEXT
-	listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-	log.dirs=$KDIR/data
-	num.partitions=1
-	default.replication.factor=1
-	min.insync.replicas=1
-	offsets.topic.replication.factor=1
-	offsets.topic.num.partitions=10
-	transaction.state.log.replication.factor=1
-	transaction.state.log.min.isr=1
-	transaction.state.log.num.partitions=10
-	share.coordinator.state.topic.replication.factor=1
-	share.coordinator.state.topic.min.isr=1
-	group.initial.rebalance.delay.ms=0
-	auto.create.topics.enable=false
-	EOF
-	cat >"$KDIR/log4j2.properties" <<-EOF
-	status = warn
-	shutdownHook = disable
-	appender.file.type = File
-	appender.file.name = file
-	appender.file.fileName = $KDIR/server.log
-	appender.file.layout.type = PatternLayout
-	appender.file.layout.pattern = [%d] %p %m (%c)%n
-	rootLogger.level = WARN
-	rootLogger.appenderRef.file.ref = file
-	EOF
-	local jvm=(java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC
-		-XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
-		"-Dlog4j2.configurationFile=$KDIR/log4j2.properties"
-		-cp "$libs/*")
-	id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-	id=A${id:1}
 	say "bench: starting a broker of its own on $BOOTSTRAP"
-	"${jvm[@]}" kafka.tools.StorageTool format -t "$id" \
-		-c "$KDIR/server.properties" >>"$KDIR/stdout.log" 2>&1 ||
-		die "broker: format failed ($KDIR/stdout.log)"
-	spawn "$KDIR/kafka.pid" "$KDIR/stdout.log" "${jvm[@]}" kafka.Kafka \
-		"$KDIR/server.properties"
 	OWN_BROKER=1
-	wait_until 120 broker_answers || {
-		tail -n 30 "$KDIR/server.log" "$KDIR/stdout.log" >&2
+	kafka_private_start "$KDIR" "$KAFKA_PORT" "$KAFKA_HEAP" WARN ||
 		die "broker: no answer on $BOOTSTRAP"
-	}
 }
 
 # ------------------------------------------------------------- processes

@@ -99,6 +99,16 @@ stop_pid()
 	rm -f "$pidfile"
 }
 
+# tail_log NAME FILE: the last 30 lines of a log on stderr, to explain a
+# failure (nothing when FILE is empty or missing).
+tail_log()
+{
+	if [[ -s $2 ]]; then
+		say "--- last lines of $2"
+		tail -n 30 "$2" >&2
+	fi
+}
+
 # ------------------------------------------- a private ClickHouse for tests
 
 # ch_private_free HTTP TCP INTER: true when clickhouse-server is installed
@@ -138,7 +148,9 @@ ch_private_start()
 		--interserver_http_port="$4" --listen_host=127.0.0.1 \
 		</dev/null >>"$d/stdout.log" 2>&1 &
 	CH_PRIVATE_PID=$!
-	wait_until 60 ch_private_answers
+	wait_until 60 ch_private_answers && return 0
+	tail_log clickhouse "$d/err.log"
+	return 1
 }
 
 # ch_private_stop [SECONDS]: SIGTERM the server of ch_private_start and wait
@@ -152,4 +164,153 @@ ch_private_stop()
 	kill -TERM "$pid" 2>/dev/null || true
 	wait_until "${1:-60}" eval "! kill -0 $pid 2>/dev/null" || return 1
 	CH_PRIVATE_PID=
+}
+
+# ----------------------------------------------------------------- Kafka
+
+# kafka_brokers BOOTSTRAP: how many brokers the cluster's metadata lists
+# (empty when it does not answer).
+kafka_brokers()
+{
+	kcat -L -b "$1" -m 3 2>/dev/null |
+		sed -n 's/^ *\([0-9][0-9]*\) brokers:$/\1/p' || true
+}
+
+# kafka_answers PORT WANT: the broker on PORT answers metadata requests and
+# lists at least WANT brokers.
+kafka_answers()
+{
+	local n
+
+	port_open "$1" || return 1
+	n=$(kafka_brokers "127.0.0.1:$1")
+	[[ -n $n ]] && ((n >= $2))
+}
+
+# kafka_write_config DIR NODE PORT CPORT VOTERS RF MINISR [LEVEL]: write
+# DIR/server.properties and DIR/log4j2.properties for KRaft node NODE
+# (broker and controller) on 127.0.0.1:PORT, controller CPORT, quorum
+# VOTERS ("1@127.0.0.1:CPORT,..."), replication factor RF and min ISR
+# MINISR for new and internal topics, data in DIR/data, its log in
+# DIR/server.log (root level LEVEL, default INFO).
+kafka_write_config()
+{
+	local dir=$1 node=$2 port=$3 cport=$4 voters=$5 rf=$6 minisr=$7
+	local level=${8:-INFO}
+
+	cat >"$dir/server.properties" <<-EOF
+	# Written by kafka_write_config (scripts/lib.sh) on every start.
+	process.roles=broker,controller
+	node.id=$node
+	controller.quorum.voters=$voters
+	listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+	advertised.listeners=PLAINTEXT://127.0.0.1:$port
+	controller.listener.names=CONTROLLER
+	inter.broker.listener.name=PLAINTEXT
+	listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+	log.dirs=$dir/data
+	num.partitions=1
+	default.replication.factor=$rf
+	min.insync.replicas=$minisr
+	offsets.topic.replication.factor=$rf
+	offsets.topic.num.partitions=10
+	transaction.state.log.replication.factor=$rf
+	transaction.state.log.min.isr=$minisr
+	transaction.state.log.num.partitions=10
+	share.coordinator.state.topic.replication.factor=$rf
+	share.coordinator.state.topic.min.isr=$minisr
+	group.initial.rebalance.delay.ms=0
+	# Abort a dead producer's transaction within a second of its
+	# timeout (default 10 s), so read_committed readers move on.
+	transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
+	auto.create.topics.enable=false
+	EOF
+
+	cat >"$dir/log4j2.properties" <<-EOF
+	status = warn
+	shutdownHook = disable
+	appender.file.type = RollingFile
+	appender.file.name = file
+	appender.file.fileName = $dir/server.log
+	appender.file.filePattern = $dir/server.log.%i
+	appender.file.policies.type = Policies
+	appender.file.policies.size.type = SizeBasedTriggeringPolicy
+	appender.file.policies.size.size = 50MB
+	appender.file.strategy.type = DefaultRolloverStrategy
+	appender.file.strategy.max = 2
+	appender.file.layout.type = PatternLayout
+	appender.file.layout.pattern = [%d] %p %m (%c)%n
+	rootLogger.level = $level
+	rootLogger.appenderRef.file.ref = file
+	logger.request.name = kafka.request.logger
+	logger.request.level = WARN
+	logger.state.name = state.change.logger
+	logger.state.level = WARN
+	EOF
+}
+
+# kafka_launch DIR HEAP CLUSTER_ID: format the storage (DIR/data) once, then
+# start the broker of kafka_write_config's DIR in the background, detached
+# (spawn); its pid goes to DIR/kafka.pid.  Dies when the format fails.
+kafka_launch()
+{
+	local dir=$1 heap=$2 id=$3 libs
+	local jvm=(java "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC
+		-XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
+		-Djava.awt.headless=true
+		"-Dlog4j2.configurationFile=$dir/log4j2.properties"
+		"-Dkafka.logs.dir=$dir")
+
+	libs=$("$SLUICE_ROOT/scripts/kafka.sh" libs)
+	if [[ ! -f $dir/data/meta.properties ]]; then
+		rm -rf "$dir/data"
+		"${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
+			-t "$id" -c "$dir/server.properties" \
+			>>"$dir/stdout.log" 2>&1 || {
+			tail_log kafka "$dir/stdout.log"
+			die "kafka: could not format $dir/data"
+		}
+	fi
+	spawn "$dir/kafka.pid" "$dir/stdout.log" \
+		"${jvm[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties"
+}
+
+# cluster_id FILE: a random Kafka cluster id (base64url of 16 bytes), made
+# once and kept in FILE.
+cluster_id()
+{
+	local id
+
+	if [[ ! -s $1 ]]; then
+		id=-
+		while [[ $id == -* ]]; do
+			id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' |
+				tr -d '=')
+		done
+		echo "$id" >"$1"
+	fi
+	cat "$1"
+}
+
+# kafka_private_start DIR PORT HEAP [LEVEL]: a single-node KRaft broker of
+# the caller's own (not the shared one of services.sh) on 127.0.0.1:PORT,
+# controller PORT + 1, with a JVM heap of HEAP and its log at LEVEL
+# (default INFO).  All of it lives in DIR (made if missing): the config
+# (rewritten each time), the data (formatted on the first start, with a
+# cluster id kept in DIR/cluster.id; a later start on the same DIR finds
+# its topics again), server.log, stdout.log and kafka.pid.  Waits up to
+# 120 s for it to answer; false when it does not (the logs' ends on
+# stderr).  Stop it with stop_pid NAME DIR/kafka.pid.
+kafka_private_start()
+{
+	local dir=$1 port=$2
+
+	mkdir -p "$dir"
+	kafka_write_config "$dir" 1 "$port" $((port + 1)) \
+		"1@127.0.0.1:$((port + 1))" 1 1 "${4:-INFO}"
+	kafka_launch "$dir" "$3" "$(cluster_id "$dir/cluster.id")"
+	wait_until 120 kafka_answers "$port" 1 && return 0
+	tail_log kafka "$dir/server.log"
+	tail_log kafka "$dir/stdout.log"
+	return 1
 }

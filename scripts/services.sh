@@ -66,15 +66,6 @@ cluster_bootstrap()
 	echo "$list"
 }
 
-# tail_log NAME FILE: the end of a log, to explain a failure.
-tail_log()
-{
-	if [[ -s $2 ]]; then
-		say "--- last lines of $2"
-		tail -n 30 "$2" >&2
-	fi
-}
-
 # lock_scratch: one services.sh at a time changes things.  The lock is fd 9,
 # which the daemons must not inherit (see spawn, pg_start, pgb_start).
 lock_scratch()
@@ -86,123 +77,7 @@ lock_scratch()
 }
 
 # ---------------------------------------------------------------- Kafka
-
-# kafka_brokers BOOTSTRAP: how many brokers the cluster's metadata lists
-# (empty when it does not answer).
-kafka_brokers()
-{
-	kcat -L -b "$1" -m 3 2>/dev/null |
-		sed -n 's/^ *\([0-9][0-9]*\) brokers:$/\1/p' || true
-}
-
-# kafka_answers PORT WANT: the broker on PORT answers metadata requests and
-# lists at least WANT brokers.
-kafka_answers()
-{
-	local n
-
-	port_open "$1" || return 1
-	n=$(kafka_brokers "127.0.0.1:$1")
-	[[ -n $n ]] && ((n >= $2))
-}
-
-# kafka_write_config DIR NODE PORT CPORT VOTERS RF MINISR
-kafka_write_config()
-{
-	local dir=$1 node=$2 port=$3 cport=$4 voters=$5 rf=$6 minisr=$7
-
-	cat >"$dir/server.properties" <<-EOF
-	# Written by scripts/services.sh; rewritten on every start.
-	process.roles=broker,controller
-	node.id=$node
-	controller.quorum.voters=$voters
-	listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-	advertised.listeners=PLAINTEXT://127.0.0.1:$port
-	controller.listener.names=CONTROLLER
-	inter.broker.listener.name=PLAINTEXT
-	listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-	log.dirs=$dir/data
-	num.partitions=1
-	default.replication.factor=$rf
-	min.insync.replicas=$minisr
-	offsets.topic.replication.factor=$rf
-	offsets.topic.num.partitions=10
-	transaction.state.log.replication.factor=$rf
-	transaction.state.log.min.isr=$minisr
-	transaction.state.log.num.partitions=10
-	share.coordinator.state.topic.replication.factor=$rf
-	share.coordinator.state.topic.min.isr=$minisr
-	group.initial.rebalance.delay.ms=0
-	# Abort a dead producer's transaction within a second of its
-	# timeout (default 10 s), so read_committed readers move on.
-	transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
-	auto.create.topics.enable=false
-	EOF
-
-	cat >"$dir/log4j2.properties" <<-EOF
-	status = warn
-	shutdownHook = disable
-	appender.file.type = RollingFile
-	appender.file.name = file
-	appender.file.fileName = $dir/server.log
-	appender.file.filePattern = $dir/server.log.%i
-	appender.file.policies.type = Policies
-	appender.file.policies.size.type = SizeBasedTriggeringPolicy
-	appender.file.policies.size.size = 50MB
-	appender.file.strategy.type = DefaultRolloverStrategy
-	appender.file.strategy.max = 2
-	appender.file.layout.type = PatternLayout
-	appender.file.layout.pattern = [%d] %p %m (%c)%n
-	rootLogger.level = INFO
-	rootLogger.appenderRef.file.ref = file
-	logger.request.name = kafka.request.logger
-	logger.request.level = WARN
-	logger.state.name = state.change.logger
-	logger.state.level = WARN
-	EOF
-}
-
-# kafka_launch DIR HEAP CLUSTER_ID: format the storage once, then start the
-# broker in the background.
-kafka_launch()
-{
-	local dir=$1 heap=$2 id=$3 libs
-	local jvm=(java "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC
-		-XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
-		-Djava.awt.headless=true
-		"-Dlog4j2.configurationFile=$dir/log4j2.properties"
-		"-Dkafka.logs.dir=$dir")
-
-	libs=$("$SLUICE_ROOT/scripts/kafka.sh" libs)
-	if [[ ! -f $dir/data/meta.properties ]]; then
-		rm -rf "$dir/data"
-		"${jvm[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
-			-t "$id" -c "$dir/server.properties" \
-			>>"$dir/stdout.log" 2>&1 || {
-			tail_log kafka "$dir/stdout.log"
-			die "kafka: could not format $dir/data"
-		}
-	fi
-	spawn "$dir/kafka.pid" "$dir/stdout.log" \
-		"${jvm[@]}" -cp "$libs/*" kafka.Kafka "$dir/server.properties"
-}
-
-# cluster_id FILE: a random Kafka cluster id (base64url of 16 bytes), made
-# once and kept in FILE.
-cluster_id()
-{
-	local id
-
-	if [[ ! -s $1 ]]; then
-		id=-
-		while [[ $id == -* ]]; do
-			id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' |
-				tr -d '=')
-		done
-		echo "$id" >"$1"
-	fi
-	cat "$1"
-}
+# (kafka_answers, kafka_write_config, kafka_launch, cluster_id: lib.sh)
 
 kafka_start()
 {

@@ -93,7 +93,7 @@ cleanup()
 
 	stop_pid emit_probe "$TMP/probe.pid" 20 || true
 	stop_pid worker "$TMP/worker.pid" 60 || true
-	stop_pid "emission broker" "$TMP/kafka.pid" 30 || true
+	stop_pid "emission broker" "$TMP/kafka/kafka.pid" 30 || true
 	if ((KEEP || rc != 0)); then
 		rm -rf "$TMP/state" "$TMP/kafka/data"
 		say "emission: run directory kept: $TMP"
@@ -215,62 +215,15 @@ broker_answers()
 # own_broker: a single-node KRaft broker in $TMP/kafka; sets B.
 own_broker()
 {
-	local libs id port=19792 dir=$TMP/kafka
+	local port=19792
 
 	while port_open "$port" || port_open $((port + 1)); do
 		port=$((port + 2))
 	done
 	B=127.0.0.1:$port
-	libs=$(scripts/kafka.sh libs)
-	mkdir -p "$dir"
-	cat >"$dir/server.properties" <<-EOF
-	# Written by tests/bench/emission.sh for one run.
-	process.roles=broker,controller
-	node.id=1
-	controller.quorum.voters=1@127.0.0.1:$((port + 1))
-	listeners=PLAINTEXT://$B,CONTROLLER://127.0.0.1:$((port + 1))
-	advertised.listeners=PLAINTEXT://$B
-	controller.listener.names=CONTROLLER
-	inter.broker.listener.name=PLAINTEXT
-	listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-	log.dirs=$dir/data
-	num.partitions=1
-	default.replication.factor=1
-	min.insync.replicas=1
-	offsets.topic.replication.factor=1
-	offsets.topic.num.partitions=10
-	transaction.state.log.replication.factor=1
-	transaction.state.log.min.isr=1
-	transaction.state.log.num.partitions=10
-	share.coordinator.state.topic.replication.factor=1
-	share.coordinator.state.topic.min.isr=1
-	group.initial.rebalance.delay.ms=0
-	auto.create.topics.enable=false
-	EOF
-	cat >"$dir/log4j2.properties" <<-EOF
-	status = warn
-	shutdownHook = disable
-	appender.file.type = File
-	appender.file.name = file
-	appender.file.fileName = $dir/server.log
-	appender.file.layout.type = PatternLayout
-	appender.file.layout.pattern = [%d] %p %m (%c)%n
-	rootLogger.level = WARN
-	rootLogger.appenderRef.file.ref = file
-	EOF
-	local jvm=(java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC
-		-XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
-		"-Dlog4j2.configurationFile=$dir/log4j2.properties"
-		-cp "$libs/*")
-	id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
 	say "emission: starting a broker of its own on $B"
-	"${jvm[@]}" kafka.tools.StorageTool format -t "A${id:1}" \
-		-c "$dir/server.properties" >>"$dir/stdout.log" 2>&1 ||
-		die "broker: format failed ($dir/stdout.log)"
-	spawn "$TMP/kafka.pid" "$dir/stdout.log" "${jvm[@]}" kafka.Kafka \
-		"$dir/server.properties"
-	wait_until 120 broker_answers ||
-		die "broker: no answer on $B ($dir/server.log)"
+	kafka_private_start "$TMP/kafka" "$port" "$KAFKA_HEAP" WARN ||
+		die "broker: no answer on $B ($TMP/kafka/server.log)"
 }
 
 # ---- set-up -------------------------------------------------------------

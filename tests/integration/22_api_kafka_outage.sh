@@ -88,72 +88,10 @@ free_port()
 
 # ---- the broker ------------------------------------------------------------
 
-broker_config()
-{
-	mkdir -p "$KDIR"
-	cat >"$KDIR/server.properties" <<-EOF
-	process.roles=broker,controller
-	node.id=1
-	controller.quorum.voters=1@127.0.0.1:$((KPORT + 1))
-	listeners=PLAINTEXT://127.0.0.1:$KPORT,CONTROLLER://127.0.0.1:$((KPORT + 1))
-	advertised.listeners=PLAINTEXT://127.0.0.1:$KPORT
-	controller.listener.names=CONTROLLER
-	inter.broker.listener.name=PLAINTEXT
-	listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-	log.dirs=$KDIR/data
-	num.partitions=1
-	default.replication.factor=1
-	min.insync.replicas=1
-	offsets.topic.replication.factor=1
-	offsets.topic.num.partitions=1
-	transaction.state.log.replication.factor=1
-	transaction.state.log.min.isr=1
-	transaction.state.log.num.partitions=1
-	share.coordinator.state.topic.replication.factor=1
-	share.coordinator.state.topic.min.isr=1
-	group.initial.rebalance.delay.ms=0
-	auto.create.topics.enable=false
-	EOF
-	cat >"$KDIR/log4j2.properties" <<-EOF
-	status = warn
-	shutdownHook = disable
-	appender.file.type = File
-	appender.file.name = file
-	appender.file.fileName = $KDIR/server.log
-	appender.file.layout.type = PatternLayout
-	appender.file.layout.pattern = [%d] %p %m (%c)%n
-	rootLogger.level = INFO
-	rootLogger.appenderRef.file.ref = file
-	EOF
-}
-
-JVM=()
-broker_format()
-{
-	local libs id
-
-	libs=$("$ROOT/scripts/kafka.sh" libs) || fail "no Kafka jars"
-	JVM=(java -Xms384m -Xmx384m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
-		-XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
-		"-Dlog4j2.configurationFile=$KDIR/log4j2.properties"
-		"-Dkafka.logs.dir=$KDIR" -cp "$libs/*")
-	id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-	"${JVM[@]}" kafka.tools.StorageTool format -t "$id" \
-		-c "$KDIR/server.properties" >>"$KDIR/stdout.log" 2>&1 ||
-		fail "kafka: format failed: $(tail -n 5 "$KDIR/stdout.log")"
-}
-
-broker_answers()
-{
-	kcat -L -b "$BROKER" -m 2 2>/dev/null | grep -q '1 brokers:'
-}
-
 broker_start()
 {
-	spawn "$KDIR/kafka.pid" "$KDIR/stdout.log" \
-		"${JVM[@]}" kafka.Kafka "$KDIR/server.properties"
-	wait_until 120 broker_answers ||
-		fail "test broker did not start: $(tail -n 5 "$KDIR/server.log")"
+	kafka_private_start "$KDIR" "$KPORT" 384m ||
+		fail "test broker did not start"
 }
 
 # broker_stop: SIGTERM and wait for the process to be gone.
@@ -169,8 +107,6 @@ broker_stop()
 
 KPORT=$(free_port) || fail "no free port"
 BROKER=127.0.0.1:$KPORT
-broker_config
-broker_format
 broker_start
 SLUICE_PG_URL=$PG_URL SLUICE_KAFKA_BOOTSTRAP_SERVERS=$BROKER \
 	SLUICE_TOPIC_PARTITIONS=4 "$SLUICE" migrate --no-clickhouse \
