@@ -38,6 +38,7 @@
 #include <cJSON.h>
 #include <curl/curl.h>
 
+#include "connectors/batch.h"
 #include "connectors/clickhouse_int.h"
 #include "connectors/dryrun.h"
 #include "connectors/httpc.h"
@@ -61,40 +62,6 @@ static const char ch_columns_ddl[] =
 	"step Nullable(UInt32), channel String, screening_id String, "
 	"kafka_partition UInt16, kafka_offset UInt64, "
 	"ingested_at DateTime('UTC')";
-
-/* ---- growable buffers -------------------------------------------- */
-
-struct ch_buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int buf_reserve(struct ch_buf *b, size_t extra)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	char *p;
-
-	if (b->len + extra <= b->cap)
-		return SL_OK;
-	while (cap < b->len + extra)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (p == NULL)
-		return SL_ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return SL_OK;
-}
-
-static int buf_add(struct ch_buf *b, const void *d, size_t n)
-{
-	if (buf_reserve(b, n) != SL_OK)
-		return SL_ENOMEM;
-	if (n > 0)
-		memcpy(b->p + b->len, d, n);
-	b->len += n;
-	return SL_OK;
-}
 
 /* ---- classifying replies ----------------------------------------- */
 
@@ -381,10 +348,16 @@ static int add_col(cJSON *row, cJSON *ev, cJSON *it, const struct ch_col *c,
 	return SL_EINVAL;
 }
 
-/* The columns in table order, taken from the event `ev`. */
-static int build_row(cJSON *ev, cJSON *row, int32_t partition, int64_t offset,
-		     int64_t ingested_s, char *why, size_t why_len)
+/* What a row takes from outside its event. */
+struct ch_row_at {
+	int32_t partition;
+	int64_t offset, ingested_s;
+};
+
+/* The columns in table order, from the event `ev`; ud: a ch_row_at. */
+static int build_row(cJSON *ev, cJSON *row, void *ud, char *why, size_t why_len)
 {
+	const struct ch_row_at *at = ud;
 	cJSON *field[CH_NCOLS] = { 0 }, *it;
 	int rc = SL_OK;
 
@@ -405,8 +378,8 @@ static int build_row(cJSON *ev, cJSON *row, int32_t partition, int64_t offset,
 	}
 
 	for (size_t i = 0; i < CH_NCOLS && rc == SL_OK; i++)
-		rc = add_col(row, ev, field[i], &ch_cols[i], partition, offset,
-			     ingested_s, why, why_len);
+		rc = add_col(row, ev, field[i], &ch_cols[i], at->partition,
+			     at->offset, at->ingested_s, why, why_len);
 	return rc;
 }
 
@@ -414,39 +387,10 @@ int ch_encode_row(const char *json, size_t len, int32_t partition,
 		  int64_t offset, int64_t ingested_s, char **line,
 		  size_t *line_len, char *why, size_t why_len)
 {
-	cJSON *ev = NULL, *row = NULL;
-	int rc;
+	struct ch_row_at at = { partition, offset, ingested_s };
 
-	*line = NULL;
-	*line_len = 0;
-	why[0] = '\0';
-	ev = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
-	if (!cJSON_IsObject(ev)) {
-		snprintf(why, why_len, "value: not a JSON object");
-		rc = SL_EINVAL;
-		goto out;
-	}
-	row = cJSON_CreateObject();
-	if (row == NULL) {
-		rc = SL_ENOMEM;
-		goto out;
-	}
-	rc = build_row(ev, row, partition, offset, ingested_s, why, why_len);
-	if (rc != SL_OK)
-		goto out;
-
-	*line = cJSON_PrintUnformatted(row);
-	if (*line == NULL) {
-		rc = SL_ENOMEM;
-		goto out;
-	}
-	*line_len = strlen(*line);
-out:
-	if (rc == SL_ENOMEM)
-		snprintf(why, why_len, "out of memory");
-	cJSON_Delete(ev);
-	cJSON_Delete(row);
-	return rc;
+	return batch_encode_json(json, len, build_row, &at, line, line_len, why,
+				 why_len);
 }
 
 /* ---- HTTP -------------------------------------------------------- */
@@ -562,30 +506,6 @@ static int read_conf(const sl_config *cfg, ch_conf *c, sl_errbuf *eb)
 	return SL_OK;
 }
 
-/* One dry-run line for a request with a DDL or INSERT query. */
-static int dry_request(dr_writer *w, const char *safe_url, const char *q,
-		       const char *rows_json, sl_errbuf *eb)
-{
-	cJSON *o = cJSON_CreateObject();
-	char now[32];
-	int rc;
-
-	dr_now_rfc3339(now);
-	if (o == NULL || !cJSON_AddStringToObject(o, "time", now) ||
-	    !cJSON_AddStringToObject(o, "method", "POST") ||
-	    !cJSON_AddStringToObject(o, "url", safe_url) ||
-	    !cJSON_AddStringToObject(o, "query", q) ||
-	    (rows_json != NULL &&
-	     !cJSON_AddRawToObject(o, "rows", rows_json))) {
-		rc = sl_errbuf_set(eb, SL_ENOMEM, "clickhouse: out of memory");
-		goto out;
-	}
-	rc = dr_write_json(w, o, eb);
-out:
-	cJSON_Delete(o);
-	return rc;
-}
-
 /* ---- migration --------------------------------------------------- */
 
 static int migrate_one(httpc *h, const char *url, const char *safe_url,
@@ -657,7 +577,8 @@ int ch_migrate(const sl_config *cfg, sl_errbuf *eb)
 	if (c.url == NULL) {
 		rc = dr_open(c.dry_dir, "clickhouse", &dry, eb);
 		for (int i = 0; i < 3 && rc == SL_OK; i++)
-			rc = dry_request(dry, "dry", ddl[i], NULL, eb);
+			rc = dr_write_post(dry, "dry", "query", ddl[i], "rows",
+					   NULL, eb);
 		goto out;
 	}
 
@@ -681,20 +602,14 @@ out:
 
 /* ---- the sink ---------------------------------------------------- */
 
-struct ch_row {
-	int64_t offset, timestamp_ms;
-	size_t topic_off, key_off, key_len, val_off, val_len;
-	size_t line_off, line_len; /* into body; 0 long when refused */
-	char *refused;		   /* the encoder's reason, or NULL */
-};
-
+/*
+ * One partition's rows, in the order written: q.enc holds their
+ * JSONEachRow lines, each ending in \n (enc_len counts it), so a run of
+ * rows is one INSERT body as it is.
+ */
 struct ch_part {
 	int32_t partition;
-	struct ch_row *rows;
-	size_t nrows, cap;
-	size_t cursor;	     /* rows before it are settled */
-	struct ch_buf arena; /* topics, keys and values, for dead letters */
-	struct ch_buf body;  /* JSONEachRow lines, each ending in \n */
+	batch_queue q;
 };
 
 typedef struct ch_sink {
@@ -709,7 +624,6 @@ typedef struct ch_sink {
 	size_t batch_rows, batch_bytes;
 	struct ch_part *parts;
 	size_t nparts;
-	size_t pending;
 	int failing;	   /* the last flush failed */
 	char *base_url;	   /* clickhouse.url: may hold credentials */
 	int version_known; /* the server's version was asked */
@@ -717,24 +631,6 @@ typedef struct ch_sink {
 	ch_stats stats;
 	sl_errbuf eb;
 } ch_sink;
-
-static void part_clear(struct ch_part *p)
-{
-	for (size_t i = 0; i < p->nrows; i++)
-		free(p->rows[i].refused);
-	p->nrows = 0;
-	p->cursor = 0;
-	p->arena.len = 0;
-	p->body.len = 0;
-}
-
-static void part_free(struct ch_part *p)
-{
-	part_clear(p);
-	free(p->rows);
-	free(p->arena.p);
-	free(p->body.p);
-}
 
 static struct ch_part *part_get(ch_sink *s, int32_t partition)
 {
@@ -752,121 +648,59 @@ static struct ch_part *part_get(ch_sink *s, int32_t partition)
 	return &parts[s->nparts++];
 }
 
-/* Copy what a dead letter needs of `rec` into p's arena. */
-static int keep_record(struct ch_part *p, struct ch_row *row,
-		       const sl_record *rec)
-{
-	const char *topic = rec->topic != NULL ? rec->topic : "";
-
-	row->offset = rec->offset;
-	row->timestamp_ms = rec->timestamp_ms;
-	row->topic_off = p->arena.len;
-	if (buf_add(&p->arena, topic, strlen(topic) + 1) != SL_OK)
-		return SL_ENOMEM;
-	row->key_off = p->arena.len;
-	row->key_len = rec->key.len;
-	if (buf_add(&p->arena, rec->key.data, rec->key.len) != SL_OK)
-		return SL_ENOMEM;
-	row->val_off = p->arena.len;
-	row->val_len = rec->value.len;
-	return buf_add(&p->arena, rec->value.data, rec->value.len);
-}
-
 static int ch_write(void *self, const sl_record *rec)
 {
 	ch_sink *s = self;
 	struct ch_part *p = part_get(s, rec->partition);
-	struct ch_row *row;
 	char why[256], *line = NULL;
 	size_t len = 0;
 	int rc;
 
 	if (p == NULL)
 		return SL_ENOMEM;
-	if (p->nrows == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 1024;
-		struct ch_row *rows = realloc(p->rows, cap * sizeof(*rows));
-
-		if (rows == NULL)
-			return SL_ENOMEM;
-		p->rows = rows;
-		p->cap = cap;
-	}
-	row = &p->rows[p->nrows];
-	memset(row, 0, sizeof(*row));
-	rc = keep_record(p, row, rec);
-	if (rc != SL_OK)
-		return rc;
 
 	/* A row the encoder refuses is dead-lettered when flushed. */
 	rc = ch_encode_row(rec->value.data, rec->value.len, rec->partition,
 			   rec->offset, (int64_t)time(NULL), &line, &len, why,
 			   sizeof(why));
-	if (rc == SL_EINVAL) {
-		row->refused = strdup(why);
-		rc = row->refused != NULL ? SL_OK : SL_ENOMEM;
-	} else if (rc == SL_OK) {
-		row->line_off = p->body.len;
-		row->line_len = len + 1;
-		rc = buf_add(&p->body, line, len);
-		if (rc == SL_OK)
-			rc = buf_add(&p->body, "\n", 1);
-	}
+	if (rc == SL_EINVAL)
+		rc = batch_push_refused(&p->q, rec, why) ? SL_OK : SL_ENOMEM;
+	else if (rc == SL_OK)
+		rc = batch_push(&p->q, rec, line, len, "\n") ? SL_OK
+							     : SL_ENOMEM;
 	cJSON_free(line);
-	if (rc != SL_OK)
-		return rc;
-	p->nrows++;
-	s->pending++;
-	return SL_OK;
-}
-
-/* The record behind row i, as it was written. */
-static sl_record row_record(const struct ch_part *p, size_t i)
-{
-	const struct ch_row *r = &p->rows[i];
-	sl_record rec;
-
-	rec.topic = p->arena.p + r->topic_off;
-	rec.partition = p->partition;
-	rec.offset = r->offset;
-	rec.timestamp_ms = r->timestamp_ms;
-	rec.key.data = p->arena.p + r->key_off;
-	rec.key.len = r->key_len;
-	rec.value.data = p->arena.p + r->val_off;
-	rec.value.len = r->val_len;
-	return rec;
+	return rc;
 }
 
 /* Dead-letter row i and settle it. */
 static int dead_letter(ch_sink *s, struct ch_part *p, size_t i, sl_sink_io *io,
 		       const char *why)
 {
-	sl_record rec = row_record(p, i);
-	char reason[512];
-	int rc;
+	int rc = batch_dead_letter(&p->q, i, io, "clickhouse", why, &s->eb);
 
-	snprintf(reason, sizeof(reason), "clickhouse: %s", why);
-	rc = io->dead_letter(io, &rec, reason);
-	if (rc != SL_OK)
-		return sl_errbuf_set(&s->eb, rc, "dead letter failed: %s",
-				     sl_strerror(rc));
-	p->cursor = i + 1;
-	s->pending--;
-	s->stats.dead_letters++;
-	return SL_OK;
+	if (rc == SL_OK)
+		s->stats.dead_letters++;
+	return rc;
+}
+
+/* Bytes of the lines of rows [lo, hi), which follow one another. */
+static size_t range_bytes(const struct ch_part *p, size_t lo, size_t hi)
+{
+	const batch_entry *a = &p->q.e[lo], *b = &p->q.e[hi - 1];
+
+	return b->enc_off + b->enc_len - a->enc_off;
 }
 
 /* Rows [lo, hi) as a JSON array of their lines, for the dry-run file. */
 static char *rows_as_array(const struct ch_part *p, size_t lo, size_t hi)
 {
-	const struct ch_row *a = &p->rows[lo], *b = &p->rows[hi - 1];
-	size_t n = b->line_off + b->line_len - a->line_off;
+	size_t n = range_bytes(p, lo, hi);
 	char *s = malloc(n + 2);
 
 	if (s == NULL)
 		return NULL;
 	s[0] = '[';
-	memcpy(s + 1, p->body.p + a->line_off, n);
+	memcpy(s + 1, p->q.enc.p + p->q.e[lo].enc_off, n);
 	for (size_t i = 1; i <= n; i++)
 		if (s[i] == '\n')
 			s[i] = i == n ? ']' : ',';
@@ -875,13 +709,12 @@ static char *rows_as_array(const struct ch_part *p, size_t lo, size_t hi)
 }
 
 /* Settle rows [lo, hi) as accepted. */
-static void accept_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
-			 size_t bytes)
+static void accept_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi)
 {
-	p->cursor = hi;
-	s->pending -= hi - lo;
 	s->stats.rows_sent += hi - lo;
-	s->stats.bytes_sent += bytes;
+	s->stats.bytes_sent += range_bytes(p, lo, hi);
+	for (size_t i = lo; i < hi; i++)
+		batch_settle(&p->q, i);
 }
 
 int ch_version_at_least(const char *v, int major, int minor)
@@ -927,12 +760,12 @@ out:
 /* The insert URL with the token of rows [lo, hi); caller frees. */
 static char *url_with_token(ch_sink *s, struct ch_part *p, size_t lo, size_t hi)
 {
-	const struct ch_row *a = &p->rows[lo], *b = &p->rows[hi - 1];
+	const batch_entry *a = &p->q.e[lo], *b = &p->q.e[hi - 1];
 	char tok[300], param[340], *out = NULL, *str = NULL;
 	CURLU *u = curl_url();
 
 	if (u == NULL ||
-	    ch_dedup_token(p->arena.p + a->topic_off, p->partition, a->offset,
+	    ch_dedup_token(p->q.arena.p + a->topic_off, p->partition, a->offset,
 			   b->offset, tok, sizeof(tok)) != SL_OK)
 		goto out;
 	snprintf(param, sizeof(param), "insert_deduplication_token=%s", tok);
@@ -951,8 +784,6 @@ out:
 static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 		      ch_verdict *v)
 {
-	const struct ch_row *a = &p->rows[lo], *b = &p->rows[hi - 1];
-	size_t n = b->line_off + b->line_len - a->line_off;
 	ch_reply *r = NULL;
 	char *rows = NULL, *url = NULL;
 	int rc;
@@ -961,9 +792,10 @@ static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 	s->stats.requests++;
 	if (s->dry != NULL) {
 		rows = rows_as_array(p, lo, hi);
-		rc = rows == NULL ? SL_ENOMEM
-				  : dry_request(s->dry, s->safe_url, s->query,
-						rows, &s->eb);
+		rc = SL_ENOMEM;
+		if (rows != NULL)
+			rc = dr_write_post(s->dry, s->safe_url, "query",
+					   s->query, "rows", rows, &s->eb);
 		free(rows);
 		v->cls = CH_ACCEPTED;
 		return rc;
@@ -976,7 +808,8 @@ static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 		ask_version(s);
 	url = s->dedup_token ? url_with_token(s, p, lo, hi) : NULL;
 	rc = s->post(s->post_ud, url ? url : s->insert_url,
-		     p->body.p + a->line_off, n, r);
+		     p->q.enc.p + p->q.e[lo].enc_off, range_bytes(p, lo, hi),
+		     r);
 	free(url);
 	if (rc != SL_OK) {
 		/* No reply: the rows may or may not be in; resend later. */
@@ -993,7 +826,7 @@ static int post_range(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
  * Deliver rows [lo, hi), all encoded.  On a data error, split: around
  * the row ClickHouse named ("at row N") while `hint` holds, else in
  * halves; a row rejected alone is dead-lettered.  Rows are settled in
- * order, so a failure leaves p->cursor at the first unsettled row.
+ * order, so a failure leaves p->q.cursor at the first unsettled row.
  */
 static int deliver(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 		   sl_sink_io *io, int hint)
@@ -1007,10 +840,7 @@ static int deliver(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 		if (rc != SL_OK)
 			return rc;
 		if (v.cls == CH_ACCEPTED) {
-			accept_range(s, p, lo, hi,
-				     p->rows[hi - 1].line_off +
-					     p->rows[hi - 1].line_len -
-					     p->rows[lo].line_off);
+			accept_range(s, p, lo, hi);
 			return SL_OK;
 		}
 		if (v.cls != CH_DATA) {
@@ -1044,12 +874,13 @@ static int deliver(ch_sink *s, struct ch_part *p, size_t lo, size_t hi,
 /* The end of the batch starting at lo: rows, bytes, no refused row. */
 static size_t batch_end(const ch_sink *s, const struct ch_part *p, size_t lo)
 {
+	const batch_entry *e = p->q.e;
 	size_t hi = lo, bytes = 0;
 
-	while (hi < p->nrows && p->rows[hi].refused == NULL &&
+	while (hi < p->q.n && e[hi].refused == NULL &&
 	       hi - lo < s->batch_rows &&
-	       (hi == lo || bytes + p->rows[hi].line_len <= s->batch_bytes))
-		bytes += p->rows[hi++].line_len;
+	       (hi == lo || bytes + e[hi].enc_len <= s->batch_bytes))
+		bytes += e[hi++].enc_len;
 	return hi;
 }
 
@@ -1057,19 +888,28 @@ static int flush_part(ch_sink *s, struct ch_part *p, sl_sink_io *io)
 {
 	int rc;
 
-	while (p->cursor < p->nrows) {
-		struct ch_row *row = &p->rows[p->cursor];
+	while (p->q.cursor < p->q.n) {
+		size_t i = p->q.cursor;
 
-		if (row->refused != NULL)
-			rc = dead_letter(s, p, p->cursor, io, row->refused);
+		if (p->q.e[i].refused != NULL)
+			rc = dead_letter(s, p, i, io, p->q.e[i].refused);
 		else
-			rc = deliver(s, p, p->cursor,
-				     batch_end(s, p, p->cursor), io, 1);
+			rc = deliver(s, p, i, batch_end(s, p, i), io, 1);
 		if (rc != SL_OK)
 			return rc;
 	}
-	part_clear(p);
+	batch_reset_if_done(&p->q);
 	return SL_OK;
+}
+
+static size_t ch_pending(void *self)
+{
+	ch_sink *s = self;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nparts; i++)
+		n += s->parts[i].q.pending;
+	return n;
 }
 
 static int ch_flush(void *self, sl_sink_io *io)
@@ -1080,44 +920,19 @@ static int ch_flush(void *self, sl_sink_io *io)
 	/* Stop at the first failure: the others would wait on it too. */
 	for (size_t i = 0; i < s->nparts && rc == SL_OK; i++)
 		rc = flush_part(s, &s->parts[i], io);
-
-	/*
-	 * The sink ops have no error channel, so the reason is logged
-	 * here, once when failures start and once when they end.
-	 */
-	if (rc != SL_OK) {
+	if (rc != SL_OK)
 		s->stats.failures++;
-		if (!s->failing)
-			SL_WARN(CH_COMP,
-				"flush failed, will retry err=%s "
-				"pending=%zu reason=\"%s\"",
-				sl_errname(rc), s->pending, s->eb.msg);
-		s->failing = 1;
-		return rc == SL_ENOMEM ? rc : SL_ETRANSIENT;
-	}
-	if (s->failing)
-		SL_INFO(CH_COMP, "flush recovered url=%s", s->safe_base);
-	s->failing = 0;
-	return SL_OK;
-}
-
-static size_t ch_pending(void *self)
-{
-	return ((ch_sink *)self)->pending;
+	return batch_flush_result(CH_COMP, &s->failing, rc, ch_pending(s),
+				  s->eb.msg, s->safe_base);
 }
 
 static void ch_discard(void *self, int32_t partition)
 {
 	ch_sink *s = self;
 
-	for (size_t i = 0; i < s->nparts; i++) {
-		struct ch_part *p = &s->parts[i];
-
-		if (p->partition != partition)
-			continue;
-		s->pending -= p->nrows - p->cursor;
-		part_clear(p);
-	}
+	for (size_t i = 0; i < s->nparts; i++)
+		if (s->parts[i].partition == partition)
+			batch_discard(&s->parts[i].q, partition);
 }
 
 static void ch_free(void *self)
@@ -1127,7 +942,7 @@ static void ch_free(void *self)
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < s->nparts; i++)
-		part_free(&s->parts[i]);
+		batch_free(&s->parts[i].q);
 	free(s->parts);
 	httpc_free(s->http);
 	dr_close(s->dry);

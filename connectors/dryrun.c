@@ -139,6 +139,29 @@ int dr_write_json(dr_writer *w, const cJSON *obj, sl_errbuf *eb)
 	return rc;
 }
 
+int dr_write_post(dr_writer *w, const char *url, const char *skey,
+		  const char *sval, const char *rkey, const char *raw,
+		  sl_errbuf *eb)
+{
+	cJSON *o = cJSON_CreateObject();
+	char now[32];
+	int rc;
+
+	dr_now_rfc3339(now);
+	if (o == NULL || !cJSON_AddStringToObject(o, "time", now) ||
+	    !cJSON_AddStringToObject(o, "method", "POST") ||
+	    !cJSON_AddStringToObject(o, "url", url) ||
+	    !cJSON_AddStringToObject(o, skey, sval) ||
+	    (raw != NULL && !cJSON_AddRawToObject(o, rkey, raw))) {
+		rc = sl_errbuf_set(eb, SL_ENOMEM, "dry run: out of memory");
+		goto out;
+	}
+	rc = dr_write_json(w, o, eb);
+out:
+	cJSON_Delete(o);
+	return rc;
+}
+
 /* 1 when a query parameter's name says it holds a secret. */
 static int secret_param(const char *name, size_t n)
 {

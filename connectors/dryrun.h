@@ -42,6 +42,16 @@ int dr_write_line(dr_writer *w, const char *line, size_t len, sl_errbuf *eb);
 int dr_write_json(dr_writer *w, const cJSON *obj, sl_errbuf *eb);
 
 /*
+ * Append the line of a POST to `url` (safe to show, see dr_redact_url):
+ * {"time": now, "method": "POST", "url": url, skey: sval, rkey: raw},
+ * with `raw` JSON text put in as it is; NULL raw leaves rkey out.
+ * SL_OK, or SL_ENOMEM / SL_EIO with the reason in eb.
+ */
+int dr_write_post(dr_writer *w, const char *url, const char *skey,
+		  const char *sval, const char *rkey, const char *raw,
+		  sl_errbuf *eb);
+
+/*
  * Copy `url` into `out` (n bytes, always terminated) without its
  * user name and password, and with the value of every query parameter
  * whose name holds "password", "token" or "key" replaced by "***", so

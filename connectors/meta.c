@@ -45,6 +45,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "connectors/batch.h"
 #include "connectors/dryrun.h"
 #include "connectors/httpc.h"
 #include "connectors/meta.h"
@@ -310,11 +311,20 @@ static int event_time_of(const cJSON *ev, int64_t now_s, int64_t *t, char *why,
 	return SL_OK;
 }
 
-/* The server event of `ev`, filled into `se`. */
-static int build_event(const capi_event_opts *o, const cJSON *ev, int64_t now_s,
-		       cJSON *se, int64_t *event_time, char *why,
+/* What build_event takes besides the event. */
+struct capi_build {
+	const capi_event_opts *o;
+	int64_t now_s;
+	int64_t *event_time;
+};
+
+/* The server event of `ev`, filled into `se`; arg: a capi_build. */
+static int build_event(cJSON *ev, cJSON *se, void *arg, char *why,
 		       size_t why_len)
 {
+	const struct capi_build *b = arg;
+	const capi_event_opts *o = b->o;
+	int64_t *event_time = b->event_time;
 	const char *sid = str_field(ev, "screening_id");
 	cJSON *ud, *cd;
 	int rc;
@@ -323,7 +333,7 @@ static int build_event(const capi_event_opts *o, const cJSON *ev, int64_t now_s,
 		snprintf(why, why_len, "screening_id: missing (the event_id)");
 		return SL_EINVAL;
 	}
-	rc = event_time_of(ev, now_s, event_time, why, why_len);
+	rc = event_time_of(ev, b->now_s, event_time, why, why_len);
 	if (rc != SL_OK)
 		return rc;
 
@@ -352,39 +362,10 @@ int capi_encode_event(const capi_event_opts *o, const char *json, size_t len,
 		      int64_t now_s, char **out, size_t *out_len,
 		      int64_t *event_time, char *why, size_t why_len)
 {
-	cJSON *ev = NULL, *se = NULL;
-	int rc;
+	struct capi_build b = { o, now_s, event_time };
 
-	*out = NULL;
-	*out_len = 0;
-	why[0] = '\0';
-	ev = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
-	if (!cJSON_IsObject(ev)) {
-		snprintf(why, why_len, "value: not a JSON object");
-		rc = SL_EINVAL;
-		goto out;
-	}
-	se = cJSON_CreateObject();
-	if (se == NULL) {
-		rc = SL_ENOMEM;
-		goto out;
-	}
-	rc = build_event(o, ev, now_s, se, event_time, why, why_len);
-	if (rc != SL_OK)
-		goto out;
-
-	*out = cJSON_PrintUnformatted(se);
-	if (*out == NULL) {
-		rc = SL_ENOMEM;
-		goto out;
-	}
-	*out_len = strlen(*out);
-out:
-	if (rc == SL_ENOMEM)
-		snprintf(why, why_len, "out of memory");
-	cJSON_Delete(ev);
-	cJSON_Delete(se);
-	return rc;
+	return batch_encode_json(json, len, build_event, &b, out, out_len, why,
+				 why_len);
 }
 
 /* ---- classifying replies ----------------------------------------- */
@@ -609,43 +590,7 @@ static int read_conf(const sl_config *cfg, capi_conf *c, sl_errbuf *eb)
 	return read_numbers(cfg, c, eb);
 }
 
-/* ---- growable buffers -------------------------------------------- */
-
-struct capi_buf {
-	char *p;
-	size_t len, cap;
-};
-
-static int buf_add(struct capi_buf *b, const void *d, size_t n)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	char *p;
-
-	if (b->len + n > b->cap) {
-		while (cap < b->len + n)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL)
-			return SL_ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, d, n);
-	b->len += n;
-	return SL_OK;
-}
-
 /* ---- the sink ---------------------------------------------------- */
-
-struct capi_ev {
-	int32_t partition;
-	int settled;
-	int64_t offset, timestamp_ms, event_time;
-	size_t topic_off, key_off, key_len, val_off, val_len; /* arena */
-	size_t enc_off, enc_len;			      /* enc */
-	char *refused; /* the encoder's reason, or NULL */
-};
 
 typedef struct capi_sink {
 	capi_event_opts eo;
@@ -656,12 +601,9 @@ typedef struct capi_sink {
 	size_t batch_size;
 	int64_t backoff_ms;
 
-	struct capi_ev *evs;
-	size_t nevs, cap, cursor, pending;
-	struct capi_buf arena; /* topics, keys and values, for dead letters */
-	struct capi_buf enc;   /* encoded events */
-	struct capi_buf body;  /* the request being sent */
-	size_t *batch;	       /* indexes into evs of the request */
+	batch_queue q;	/* the events; tag: event_time */
+	batch_buf body; /* the request being sent */
+	size_t *batch;	/* indexes into q.e of the request */
 
 	capi_post_fn post;
 	void *post_ud;
@@ -707,113 +649,40 @@ static uint64_t next_random(capi_sink *s)
 	return s->rng * 2685821657736338717ULL;
 }
 
-/* Drop everything settled once nothing is pending. */
-static void queue_reset_if_done(capi_sink *s)
-{
-	if (s->pending != 0)
-		return;
-	for (size_t i = 0; i < s->nevs; i++)
-		free(s->evs[i].refused);
-	s->nevs = s->cursor = 0;
-	s->arena.len = s->enc.len = 0;
-}
-
-static void settle(capi_sink *s, struct capi_ev *ev)
-{
-	ev->settled = 1;
-	s->pending--;
-	while (s->cursor < s->nevs && s->evs[s->cursor].settled)
-		s->cursor++;
-}
-
-/* Copy what a dead letter needs of `rec` into the arena. */
-static int keep_record(capi_sink *s, struct capi_ev *ev, const sl_record *rec)
-{
-	const char *topic = rec->topic != NULL ? rec->topic : "";
-
-	ev->partition = rec->partition;
-	ev->offset = rec->offset;
-	ev->timestamp_ms = rec->timestamp_ms;
-	ev->topic_off = s->arena.len;
-	if (buf_add(&s->arena, topic, strlen(topic) + 1) != SL_OK)
-		return SL_ENOMEM;
-	ev->key_off = s->arena.len;
-	ev->key_len = rec->key.len;
-	if (buf_add(&s->arena, rec->key.data, rec->key.len) != SL_OK)
-		return SL_ENOMEM;
-	ev->val_off = s->arena.len;
-	ev->val_len = rec->value.len;
-	return buf_add(&s->arena, rec->value.data, rec->value.len);
-}
-
 static int capi_write(void *self, const sl_record *rec)
 {
 	capi_sink *s = self;
-	struct capi_ev *ev;
+	batch_entry *e = NULL;
 	char why[256], *enc = NULL;
 	size_t len = 0;
+	int64_t event_time = 0;
 	int rc;
-
-	if (s->nevs == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 1024;
-		struct capi_ev *evs = realloc(s->evs, cap * sizeof(*evs));
-
-		if (evs == NULL)
-			return SL_ENOMEM;
-		s->evs = evs;
-		s->cap = cap;
-	}
-	ev = &s->evs[s->nevs];
-	memset(ev, 0, sizeof(*ev));
-	rc = keep_record(s, ev, rec);
-	if (rc != SL_OK)
-		return rc;
 
 	/* An event that cannot be built is dead-lettered at the flush. */
 	rc = capi_encode_event(&s->eo, rec->value.data, rec->value.len,
-			       wall_ms(s) / 1000, &enc, &len, &ev->event_time,
-			       why, sizeof(why));
-	if (rc == SL_EINVAL) {
-		ev->refused = strdup(why);
-		rc = ev->refused != NULL ? SL_OK : SL_ENOMEM;
-	} else if (rc == SL_OK) {
-		ev->enc_off = s->enc.len;
-		ev->enc_len = len;
-		rc = buf_add(&s->enc, enc, len);
-	}
+			       wall_ms(s) / 1000, &enc, &len, &event_time, why,
+			       sizeof(why));
+	if (rc == SL_EINVAL)
+		e = batch_push_refused(&s->q, rec, why);
+	else if (rc == SL_OK)
+		e = batch_push(&s->q, rec, enc, len, "");
 	cJSON_free(enc);
-	if (rc != SL_OK)
+	if (rc != SL_OK && rc != SL_EINVAL)
 		return rc;
-	s->nevs++;
-	s->pending++;
+	if (e == NULL)
+		return SL_ENOMEM;
+	e->tag = event_time;
 	return SL_OK;
 }
 
-/* Dead-letter one event and settle it. */
-static int dead_letter(capi_sink *s, sl_sink_io *io, struct capi_ev *ev,
-		       const char *why)
+/* Dead-letter event i and settle it. */
+static int dead_letter(capi_sink *s, sl_sink_io *io, size_t i, const char *why)
 {
-	char reason[600];
-	sl_record rec;
-	int rc;
+	int rc = batch_dead_letter(&s->q, i, io, "meta", why, &s->eb);
 
-	memset(&rec, 0, sizeof(rec));
-	rec.topic = s->arena.p + ev->topic_off;
-	rec.partition = ev->partition;
-	rec.offset = ev->offset;
-	rec.timestamp_ms = ev->timestamp_ms;
-	rec.key.data = s->arena.p + ev->key_off;
-	rec.key.len = ev->key_len;
-	rec.value.data = s->arena.p + ev->val_off;
-	rec.value.len = ev->val_len;
-	snprintf(reason, sizeof(reason), "meta: %s", why);
-	rc = io->dead_letter(io, &rec, reason);
-	if (rc != SL_OK)
-		return sl_errbuf_set(&s->eb, rc, "dead letter failed: %s",
-				     sl_strerror(rc));
-	settle(s, ev);
-	s->stats.dead_letters++;
-	return SL_OK;
+	if (rc == SL_OK)
+		s->stats.dead_letters++;
+	return rc;
 }
 
 /*
@@ -826,15 +695,15 @@ static int pick_batch(capi_sink *s, sl_sink_io *io, int64_t now_s, size_t *nb)
 	int rc;
 
 	*nb = 0;
-	for (size_t i = s->cursor; i < s->nevs && *nb < s->batch_size; i++) {
-		struct capi_ev *ev = &s->evs[i];
+	for (size_t i = s->q.cursor; i < s->q.n && *nb < s->batch_size; i++) {
+		const batch_entry *e = &s->q.e[i];
 
-		if (ev->settled)
+		if (e->settled)
 			continue;
-		if (ev->refused != NULL) {
-			rc = dead_letter(s, io, ev, ev->refused);
-		} else if (ev->event_time < now_s - CAPI_MAX_AGE_S) {
-			rc = dead_letter(s, io, ev,
+		if (e->refused != NULL) {
+			rc = dead_letter(s, io, i, e->refused);
+		} else if (e->tag < now_s - CAPI_MAX_AGE_S) {
+			rc = dead_letter(s, io, i,
 					 "event_time: older than Meta's 7-day "
 					 "limit (one such event would fail "
 					 "the whole request)");
@@ -856,42 +725,18 @@ static int build_body(capi_sink *s, size_t nb)
 	int rc;
 
 	s->body.len = 0;
-	rc = buf_add(&s->body, head, sizeof(head) - 1);
+	rc = batch_buf_add(&s->body, head, sizeof(head) - 1);
 	for (size_t i = 0; i < nb && rc == SL_OK; i++) {
-		const struct capi_ev *ev = &s->evs[s->batch[i]];
+		const batch_entry *e = &s->q.e[s->batch[i]];
 
 		if (i > 0)
-			rc = buf_add(&s->body, ",", 1);
+			rc = batch_buf_add(&s->body, ",", 1);
 		if (rc == SL_OK)
-			rc = buf_add(&s->body, s->enc.p + ev->enc_off,
-				     ev->enc_len);
+			rc = batch_buf_add(&s->body, s->q.enc.p + e->enc_off,
+					   e->enc_len);
 	}
 	if (rc == SL_OK)
-		rc = buf_add(&s->body, s->suffix, strlen(s->suffix) + 1);
-	if (rc == SL_OK)
-		s->body.len--; /* the NUL is not sent */
-	return rc;
-}
-
-/* One dry-run line: the request as it would go out, token redacted. */
-static int write_dry(capi_sink *s)
-{
-	cJSON *o = cJSON_CreateObject();
-	char now[32];
-	int rc;
-
-	dr_now_rfc3339(now);
-	if (o == NULL || !cJSON_AddStringToObject(o, "time", now) ||
-	    !cJSON_AddStringToObject(o, "method", "POST") ||
-	    !cJSON_AddStringToObject(o, "url", s->safe_url) ||
-	    !cJSON_AddStringToObject(o, "content_type", "application/json") ||
-	    !cJSON_AddRawToObject(o, "body", s->body.p)) {
-		rc = sl_errbuf_set(&s->eb, SL_ENOMEM, "meta: out of memory");
-		goto out;
-	}
-	rc = dr_write_json(s->dry, o, &s->eb);
-out:
-	cJSON_Delete(o);
+		rc = batch_buf_add(&s->body, s->suffix, strlen(s->suffix));
 	return rc;
 }
 
@@ -932,7 +777,7 @@ static int reject_batch(capi_sink *s, sl_sink_io *io, size_t nb,
 		"code=%d subcode=%d message=\"%s\"",
 		nb, v->code, v->subcode, v->message);
 	for (size_t i = 0; i < nb && rc == SL_OK; i++)
-		rc = dead_letter(s, io, &s->evs[s->batch[i]], why);
+		rc = dead_letter(s, io, s->batch[i], why);
 	return rc;
 }
 
@@ -973,7 +818,10 @@ static int send_next(capi_sink *s, sl_sink_io *io)
 		return rc;
 	s->stats.requests++;
 	if (s->dry != NULL) {
-		rc = write_dry(s);
+		/* The request as it would go out, token redacted. */
+		rc = dr_write_post(s->dry, s->safe_url, "content_type",
+				   "application/json", "body", s->body.p,
+				   &s->eb);
 		memset(&v, 0, sizeof(v));
 		v.cls = CAPI_ACCEPTED;
 		goto settled;
@@ -1004,7 +852,7 @@ static int send_next(capi_sink *s, sl_sink_io *io)
 settled:
 	if (rc == SL_OK) {
 		for (size_t i = 0; i < nb; i++)
-			settle(s, &s->evs[s->batch[i]]);
+			batch_settle(&s->q, s->batch[i]);
 		s->stats.events_sent += nb;
 	}
 out:
@@ -1017,46 +865,29 @@ static int capi_flush(void *self, sl_sink_io *io)
 	capi_sink *s = self;
 	int rc = SL_OK;
 
-	if (s->pending == 0)
+	if (s->q.pending == 0)
 		return SL_OK;
 	if (s->retry_at_ms > mono_ms(s))
 		return SL_ETRANSIENT; /* backing off: nothing sent */
-	while (rc == SL_OK && s->pending > 0)
+	while (rc == SL_OK && s->q.pending > 0)
 		rc = send_next(s, io);
 	if (rc == SL_OK) {
 		s->failures = 0;
 		s->retry_at_ms = 0;
-		queue_reset_if_done(s);
-		if (s->failing)
-			SL_INFO(CAPI_COMP, "flush recovered url=%s",
-				s->safe_url);
-		s->failing = 0;
-		return SL_OK;
+		batch_reset_if_done(&s->q);
 	}
-
-	/* The sink ops have no error channel: say it here, once. */
-	if (!s->failing)
-		SL_WARN(CAPI_COMP,
-			"flush failed, will retry err=%s pending=%zu "
-			"reason=\"%s\"",
-			sl_errname(rc), s->pending, s->eb.msg);
-	s->failing = 1;
-	return rc == SL_ENOMEM ? rc : SL_ETRANSIENT;
+	return batch_flush_result(CAPI_COMP, &s->failing, rc, s->q.pending,
+				  s->eb.msg, s->safe_url);
 }
 
 static size_t capi_pending(void *self)
 {
-	return ((capi_sink *)self)->pending;
+	return ((capi_sink *)self)->q.pending;
 }
 
 static void capi_discard(void *self, int32_t partition)
 {
-	capi_sink *s = self;
-
-	for (size_t i = s->cursor; i < s->nevs; i++)
-		if (!s->evs[i].settled && s->evs[i].partition == partition)
-			settle(s, &s->evs[i]);
-	queue_reset_if_done(s);
+	batch_discard(&((capi_sink *)self)->q, partition);
 }
 
 static void capi_free(void *self)
@@ -1065,11 +896,7 @@ static void capi_free(void *self)
 
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->nevs; i++)
-		free(s->evs[i].refused);
-	free(s->evs);
-	free(s->arena.p);
-	free(s->enc.p);
+	batch_free(&s->q);
 	free(s->body.p);
 	free(s->batch);
 	httpc_free(s->http);
