@@ -47,6 +47,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "tests/tools/kafka_tool.h"
+
 #define JL_WINDOW 10000
 #define JL_MAX_STEPS 4
 #define JL_DAY0 1772334000 /* 2026-03-01T08:30:00+05:30 */
@@ -241,41 +243,22 @@ static void jl_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	}
 }
 
-static int jl_set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
-	char err[256];
-
-	if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) == RD_KAFKA_CONF_OK)
-		return 0;
-	fprintf(stderr, "journey_load: %s: %s\n", k, err);
-	return -1;
-}
-
 static rd_kafka_t *jl_producer(const jl_opts *o, jl_counts *c)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char err[512];
-	rd_kafka_t *rk;
+	const kt_setting set[] = {
+		{ "bootstrap.servers", o->brokers },
+		{ "partitioner", "murmur2_random" },
+		{ "linger.ms", "20" },
+		{ "batch.num.messages", "10000" },
+		{ "batch.size", "1048576" },
+		{ "queue.buffering.max.messages", "1000000" },
+		{ "queue.buffering.max.kbytes", "1048576" },
+		{ "enable.idempotence", "true" },
+		{ NULL, NULL },
+	};
 
-	if (jl_set(conf, "bootstrap.servers", o->brokers) ||
-	    jl_set(conf, "partitioner", "murmur2_random") ||
-	    jl_set(conf, "linger.ms", "20") ||
-	    jl_set(conf, "batch.num.messages", "10000") ||
-	    jl_set(conf, "batch.size", "1048576") ||
-	    jl_set(conf, "queue.buffering.max.messages", "1000000") ||
-	    jl_set(conf, "queue.buffering.max.kbytes", "1048576") ||
-	    jl_set(conf, "enable.idempotence", "true")) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rd_kafka_conf_set_dr_msg_cb(conf, jl_on_delivery);
-	rd_kafka_conf_set_opaque(conf, c);
-	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	if (rk == NULL) {
-		fprintf(stderr, "journey_load: %s\n", err);
-		rd_kafka_conf_destroy(conf);
-	}
-	return rk;
+	return kt_client("journey_load", RD_KAFKA_PRODUCER, set, jl_on_delivery,
+			 c);
 }
 
 /*
@@ -445,14 +428,6 @@ static int jl_run(const jl_opts *o, rd_kafka_t *rk, rd_kafka_topic_t *rkt,
 	return rc;
 }
 
-static double jl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void jl_usage(FILE *f)
 {
 	fprintf(f, "usage: journey_load --brokers B --topic T "
@@ -575,14 +550,14 @@ int main(int argc, char **argv)
 		rc = 0; /* only the topic was asked for */
 		goto out;
 	}
-	t0 = jl_now();
+	t0 = kt_now_s();
 	if (jl_run(&o, rk, rkt, &c) != 0)
 		goto out;
 	if (rd_kafka_flush(rk, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		fprintf(stderr, "journey_load: flush timed out\n");
 		goto out;
 	}
-	secs = jl_now() - t0;
+	secs = kt_now_s() - t0;
 	printf("events=%" PRIu64 " users=%" PRIu64 " invalid=%" PRIu64
 	       " entries=%" PRIu64 " bytes=%" PRIu64 " seconds=%.2f"
 	       " rate=%.0f failed=%" PRIu64 "\n",

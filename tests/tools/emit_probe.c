@@ -45,9 +45,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "tests/tools/kafka_tool.h"
 
 #define EP_STATE_SIZE 56
 #define EP_STEP_OFFSET 3
@@ -91,24 +92,6 @@ static void ep_on_signal(int sig)
 	ep_stop = 1;
 }
 
-static double ep_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int ep_set(rd_kafka_conf_t *conf, const char *k, const char *v)
-{
-	char err[256];
-
-	if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) == RD_KAFKA_CONF_OK)
-		return 0;
-	fprintf(stderr, "emit_probe: %s: %s\n", k, err);
-	return -1;
-}
-
 /* ---- producing ----------------------------------------------------- */
 
 static void ep_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
@@ -134,32 +117,23 @@ static void ep_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 
 static rd_kafka_t *ep_producer(const ep_opts *o, ep_run *r, int bulk)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char err[512];
-	rd_kafka_t *rk;
-
 	/*
 	 * Probes do not linger: a probe's timestamp is taken when it is
 	 * produced, and time spent in this producer would count as the
 	 * worker's.  Bulk (--start) batches like tests/bench/journey_load.
 	 */
-	if (ep_set(conf, "bootstrap.servers", o->brokers) ||
-	    ep_set(conf, "partitioner", "murmur2_random") ||
-	    ep_set(conf, "linger.ms", bulk ? "20" : "0") ||
-	    ep_set(conf, "batch.num.messages", bulk ? "10000" : "1000") ||
-	    ep_set(conf, "queue.buffering.max.messages", "1000000") ||
-	    ep_set(conf, "enable.idempotence", "true")) {
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
-	rd_kafka_conf_set_dr_msg_cb(conf, ep_on_delivery);
-	rd_kafka_conf_set_opaque(conf, r);
-	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	if (rk == NULL) {
-		fprintf(stderr, "emit_probe: %s\n", err);
-		rd_kafka_conf_destroy(conf);
-	}
-	return rk;
+	const kt_setting set[] = {
+		{ "bootstrap.servers", o->brokers },
+		{ "partitioner", "murmur2_random" },
+		{ "linger.ms", bulk ? "20" : "0" },
+		{ "batch.num.messages", bulk ? "10000" : "1000" },
+		{ "queue.buffering.max.messages", "1000000" },
+		{ "enable.idempotence", "true" },
+		{ NULL, NULL },
+	};
+
+	return kt_client("emit_probe", RD_KAFKA_PRODUCER, set, ep_on_delivery,
+			 r);
 }
 
 static int ep_produce(rd_kafka_t *rk, const char *topic, const char *key,
@@ -230,27 +204,22 @@ out:
  */
 static rd_kafka_t *ep_consumer(const ep_opts *o)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const kt_setting set[] = {
+		{ "bootstrap.servers", o->brokers },
+		{ "group.id", "emit-probe-unused" },
+		{ "enable.auto.commit", "false" },
+		{ "fetch.wait.max.ms", "10" },
+		{ NULL, NULL },
+	};
 	rd_kafka_topic_partition_list_t *l = NULL;
 	const rd_kafka_metadata_t *md = NULL;
 	rd_kafka_topic_t *rkt = NULL;
-	rd_kafka_t *rk = NULL;
-	char err[512];
+	rd_kafka_t *rk;
 	int ok = 0;
 
-	if (ep_set(conf, "bootstrap.servers", o->brokers) ||
-	    ep_set(conf, "group.id", "emit-probe-unused") ||
-	    ep_set(conf, "enable.auto.commit", "false") ||
-	    ep_set(conf, "fetch.wait.max.ms", "10")) {
-		rd_kafka_conf_destroy(conf);
+	rk = kt_client("emit_probe", RD_KAFKA_CONSUMER, set, NULL, NULL);
+	if (rk == NULL)
 		return NULL;
-	}
-	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-	if (rk == NULL) {
-		fprintf(stderr, "emit_probe: %s\n", err);
-		rd_kafka_conf_destroy(conf);
-		return NULL;
-	}
 	rkt = rd_kafka_topic_new(rk, o->changelog, NULL);
 	if (rkt == NULL ||
 	    rd_kafka_metadata(rk, 0, rkt, &md, 10000) !=
@@ -392,11 +361,11 @@ static int ep_probe_run(const ep_opts *o)
 		goto out;
 
 	/* Probe n is due at t0 + n / rate; read the changelog meanwhile. */
-	t0 = ep_now();
+	t0 = kt_now_s();
 	while (!ep_stop && r.produced < r.cap) {
 		double due = t0 + (double)r.produced / o->rate;
 
-		if (ep_now() < due) {
+		if (kt_now_s() < due) {
 			ep_read(o, &r, c, 1);
 			rd_kafka_poll(p, 0);
 			continue;
@@ -417,8 +386,8 @@ static int ep_probe_run(const ep_opts *o)
 
 	/* Stopped: every probe delivered, then matched, or the drain ends. */
 	rd_kafka_flush(p, 30000);
-	stop_at = ep_now() + o->drain_seconds;
-	while (r.matched < r.delivered && ep_now() < stop_at)
+	stop_at = kt_now_s() + o->drain_seconds;
+	while (r.matched < r.delivered && kt_now_s() < stop_at)
 		ep_read(o, &r, c, 100);
 	rc = ep_report(o, &r) == 0 && r.delivered == r.produced ? 0 : 1;
 out:
