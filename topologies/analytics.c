@@ -18,8 +18,8 @@
 
 #include "connectors/clickhouse.h"
 #include "topologies/analytics.h"
-#include "topologies/event.h"
 #include "topologies/pincodes.h"
+#include "topologies/sink_topo.h"
 
 #define AN_TABLE "pincodes"
 
@@ -72,20 +72,14 @@ static int look_up(sl_ctx *ctx, const cJSON *ev, char *district, size_t dn,
 
 static int enrich(sl_ctx *ctx, const sl_record *rec, void *ud)
 {
-	char district[128], state[128], reason[300];
+	char district[128], state[128];
 	cJSON *ev = NULL;
 	char *out = NULL;
-	ev_error err;
 	int rc;
 
 	(void)ud;
-	rc = ev_parse(rec->value.data, rec->value.len, &ev, &err);
-	if (rc == SL_EPARSE || rc == SL_EINVAL) {
-		snprintf(reason, sizeof(reason), "%s: %s",
-			 err.field[0] ? err.field : "value", err.rule);
-		return sl_ctx_dead_letter(ctx, rec, reason);
-	}
-	if (rc != SL_OK)
+	rc = topo_event_or_dead_letter(ctx, rec, &ev);
+	if (ev == NULL)
 		return rc;
 
 	rc = look_up(ctx, ev, district, sizeof(district), state, sizeof(state));
@@ -115,38 +109,13 @@ out:
 
 int analytics_topology(const sl_config *cfg, sl_topology **out, sl_errbuf *eb)
 {
-	sl_topology *t = sl_topology_new("analytics");
-	const sl_sink_ops *ops = NULL;
-	void *sink = NULL;
-	int rc;
+	static const topo_sink_spec spec = {
+		.name = "analytics",
+		.table = AN_TABLE, /* from the topic "pincodes" */
+		.step_name = "enrich",
+		.step = enrich,
+		.sink_new = ch_sink_new,
+	};
 
-	*out = NULL;
-	if (t == NULL)
-		return sl_errbuf_set(eb, SL_ENOMEM, "analytics: out of memory");
-	rc = sl_topology_source(t, "user_journey");
-	if (rc == SL_OK)
-		rc = sl_topology_global_table(t, AN_TABLE, "pincodes");
-	if (rc == SL_OK)
-		rc = sl_topology_step(t, "enrich", enrich, NULL);
-	if (rc != SL_OK) {
-		sl_errbuf_set(eb, rc, "analytics: building the topology: %s",
-			      sl_strerror(rc));
-		goto out;
-	}
-
-	/* The topology owns the sink from here, even on failure. */
-	rc = ch_sink_new(cfg, &ops, &sink, eb);
-	if (rc == SL_OK) {
-		rc = sl_topology_sink_connector(t, ops, sink);
-		if (rc != SL_OK)
-			sl_errbuf_set(eb, rc, "analytics: adding the sink: %s",
-				      sl_strerror(rc));
-	}
-out:
-	if (rc != SL_OK) {
-		sl_topology_free(t);
-		return rc;
-	}
-	*out = t;
-	return SL_OK;
+	return topo_sink_topology(&spec, cfg, out, eb);
 }
