@@ -149,13 +149,6 @@ int ev_valid_channel(const char *s)
 			     strcmp(s, "whatsapp") == 0);
 }
 
-static int valid_instant(const char *s)
-{
-	int64_t ms;
-
-	return sl_time_parse_rfc3339(s, &ms) == SL_OK;
-}
-
 static int valid_type(const char *s)
 {
 	return ev_type_from_string(s) != EV_UNKNOWN;
@@ -168,6 +161,7 @@ static int valid_type(const char *s)
 
 enum kind {
 	K_STRING,
+	K_INSTANT, /* a string, an RFC 3339 date-time kept as ms */
 	K_INTEGER
 };
 
@@ -180,37 +174,84 @@ struct field {
 	const char *rule;
 };
 
-static const struct field fields[] = {
-	{ "event_id", K_STRING, ev_valid_id, 0, 0, ALL_TYPES,
-	  "must be 1-64 characters" },
-	{ "type", K_STRING, valid_type, 0, 0, ALL_TYPES,
-	  "must be one of screening_started, screening_step, "
-	  "screening_completed, reminder_sent, reminder_failed, "
-	  "opted_out, opted_in" },
-	{ "user_id", K_STRING, ev_valid_id, 0, 0, ALL_TYPES,
-	  "must be 1-64 characters" },
-	{ "occurred_at", K_STRING, valid_instant, 0, 0, ALL_TYPES,
-	  "must be an RFC 3339 date-time with offset, like "
-	  "2025-06-01T19:00:00+05:30 or 2025-06-01T13:30:00Z" },
-	{ "phone", K_STRING, ev_valid_phone, 0, 0,
-	  T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
-	  "must be E.164: + then 8-15 digits; for India +91 then 10 "
-	  "digits starting 6-9" },
-	{ "lang", K_STRING, ev_valid_lang, 0, 0,
-	  T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
-	  "must be one of hi en bn te mr ta gu kn ml" },
-	{ "pincode", K_STRING, ev_valid_pincode, 0, 0,
-	  T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
-	  "must be 6 digits, first not 0" },
-	{ "screening_id", K_STRING, ev_valid_id, 0, 0,
-	  T(EV_SCREENING_COMPLETED), "must be 1-64 characters" },
-	{ "score", K_INTEGER, NULL, 1, 5, T(EV_SCREENING_COMPLETED),
-	  "must be an integer from 1 to 5" },
-	{ "step", K_INTEGER, NULL, 1, EV_STEP_MAX, T(EV_SCREENING_STEP),
-	  "must be an integer from 1 to 2147483647" },
-	{ "channel", K_STRING, ev_valid_channel, 0, 0, 0,
-	  "must be qr, call or whatsapp" },
+/* Indexed by enum ev_field, which is also the order of the checks. */
+static const struct field fields[EV_NFIELDS] = {
+	[EV_F_EVENT_ID] = { "event_id", K_STRING, ev_valid_id, 0, 0, ALL_TYPES,
+			    "must be 1-64 characters" },
+	[EV_F_TYPE] = { "type", K_STRING, valid_type, 0, 0, ALL_TYPES,
+			"must be one of screening_started, screening_step, "
+			"screening_completed, reminder_sent, "
+			"reminder_failed, opted_out, opted_in" },
+	[EV_F_USER_ID] = { "user_id", K_STRING, ev_valid_id, 0, 0, ALL_TYPES,
+			   "must be 1-64 characters" },
+	[EV_F_OCCURRED_AT] = { "occurred_at", K_INSTANT, NULL, 0, 0, ALL_TYPES,
+			       "must be an RFC 3339 date-time with offset, "
+			       "like 2025-06-01T19:00:00+05:30 or "
+			       "2025-06-01T13:30:00Z" },
+	[EV_F_PHONE] = { "phone", K_STRING, ev_valid_phone, 0, 0,
+			 T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
+			 "must be E.164: + then 8-15 digits; for India +91 "
+			 "then 10 digits starting 6-9" },
+	[EV_F_LANG] = { "lang", K_STRING, ev_valid_lang, 0, 0,
+			T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
+			"must be one of hi en bn te mr ta gu kn ml" },
+	[EV_F_PINCODE] = { "pincode", K_STRING, ev_valid_pincode, 0, 0,
+			   T(EV_SCREENING_STARTED) | T(EV_SCREENING_COMPLETED),
+			   "must be 6 digits, first not 0" },
+	[EV_F_SCREENING_ID] = { "screening_id", K_STRING, ev_valid_id, 0, 0,
+				T(EV_SCREENING_COMPLETED),
+				"must be 1-64 characters" },
+	[EV_F_SCORE] = { "score", K_INTEGER, NULL, 1, 5,
+			 T(EV_SCREENING_COMPLETED),
+			 "must be an integer from 1 to 5" },
+	[EV_F_STEP] = { "step", K_INTEGER, NULL, 1, EV_STEP_MAX,
+			T(EV_SCREENING_STEP),
+			"must be an integer from 1 to 2147483647" },
+	[EV_F_CHANNEL] = { "channel", K_STRING, ev_valid_channel, 0, 0, 0,
+			   "must be qr, call or whatsapp" },
 };
+
+/*
+ * The schema row of a member's name, -1 for a name not in it: a guess
+ * from the first letters, confirmed by comparing the whole name.
+ */
+static int field_of(const char *name)
+{
+	int k;
+
+	switch (name[0]) {
+	case 'e':
+		k = EV_F_EVENT_ID;
+		break;
+	case 't':
+		k = EV_F_TYPE;
+		break;
+	case 'u':
+		k = EV_F_USER_ID;
+		break;
+	case 'o':
+		k = EV_F_OCCURRED_AT;
+		break;
+	case 'p':
+		k = name[1] == 'h' ? EV_F_PHONE : EV_F_PINCODE;
+		break;
+	case 'l':
+		k = EV_F_LANG;
+		break;
+	case 's':
+		/* name[2] exists when name[1] is not the end */
+		k = name[1] == 't'		       ? EV_F_STEP
+		    : name[1] == 'c' && name[2] == 'o' ? EV_F_SCORE
+						       : EV_F_SCREENING_ID;
+		break;
+	case 'c':
+		k = EV_F_CHANNEL;
+		break;
+	default:
+		return -1;
+	}
+	return strcmp(name, fields[k].name) == 0 ? k : -1;
+}
 
 static int fail(ev_error *err, int rc, const char *field, const char *rule)
 {
@@ -221,14 +262,20 @@ static int fail(ev_error *err, int rc, const char *field, const char *rule)
 	return rc;
 }
 
-/* NULL when the value obeys f, else the rule it breaks. */
-static const char *check_value(const struct field *f, const cJSON *v)
+/* NULL when the value obeys f (an instant goes to *ms), else the rule. */
+static const char *check_value(const struct field *f, const cJSON *v,
+			       int64_t *ms)
 {
 	double d;
 
-	if (f->kind == K_STRING) {
+	if (f->kind != K_INTEGER) {
 		if (!cJSON_IsString(v) || v->valuestring == NULL)
 			return "must be a string";
+		if (f->kind == K_INSTANT)
+			return sl_time_parse_rfc3339(v->valuestring, ms) ==
+					       SL_OK
+				       ? NULL
+				       : f->rule;
 		return f->valid(v->valuestring) ? NULL : f->rule;
 	}
 	if (!cJSON_IsNumber(v))
@@ -239,58 +286,82 @@ static const char *check_value(const struct field *f, const cJSON *v)
 	return NULL;
 }
 
-/* How many members of obj are named `name` (cJSON keeps duplicates). */
-static int count_members(const cJSON *obj, const char *name)
+/*
+ * One pass over the members: each schema field's first member goes to
+ * f->m[], and seen[] counts them (up to 2) so that repeats can be
+ * reported in the schema's order afterwards.  Like
+ * cJSON_GetObjectItemCaseSensitive, a lookup ends at a member without
+ * a name (possible only in objects built in code): members after it
+ * are counted but not found.
+ */
+static void collect(const cJSON *obj, ev_fields *f,
+		    unsigned char seen[EV_NFIELDS])
 {
-	const cJSON *it;
-	int n = 0;
+	int hidden = 0;
 
-	cJSON_ArrayForEach(it, obj)
-	{
-		if (it->string != NULL && strcmp(it->string, name) == 0)
-			n++;
+	for (const cJSON *it = obj->child; it != NULL; it = it->next) {
+		int k;
+
+		if (it->string == NULL) {
+			hidden = 1;
+			continue;
+		}
+		k = field_of(it->string);
+		if (k < 0)
+			continue;
+		if (seen[k] < 2)
+			seen[k]++;
+		if (!hidden && f->m[k] == NULL)
+			f->m[k] = it;
 	}
-	return n;
 }
 
-int ev_validate(const cJSON *obj, ev_error *err)
+int ev_validate_fields(const cJSON *obj, ev_fields *f, ev_error *err)
 {
+	unsigned char seen[EV_NFIELDS] = { 0 };
 	const cJSON *tv;
-	enum ev_type type;
+	ev_fields own;
 
+	if (f == NULL)
+		f = &own;
+	memset(f, 0, sizeof(*f));
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
 	if (!cJSON_IsObject(obj))
 		return fail(err, SL_EINVAL, "", "must be a JSON object");
+	collect(obj, f, seen);
 
 	/* A repeated field could mean one thing here and another later. */
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if (count_members(obj, fields[i].name) > 1)
-			return fail(err, SL_EINVAL, fields[i].name,
+	for (int k = 0; k < EV_NFIELDS; k++)
+		if (seen[k] > 1)
+			return fail(err, SL_EINVAL, fields[k].name,
 				    "must appear only once");
 
 	/* The type decides what is required; its own errors come in order. */
-	tv = cJSON_GetObjectItemCaseSensitive(obj, "type");
-	type = cJSON_IsString(tv) ? ev_type_from_string(tv->valuestring)
-				  : EV_UNKNOWN;
+	tv = f->m[EV_F_TYPE];
+	f->type = cJSON_IsString(tv) ? ev_type_from_string(tv->valuestring)
+				     : EV_UNKNOWN;
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		const struct field *f = &fields[i];
-		const cJSON *v;
+	for (int k = 0; k < EV_NFIELDS; k++) {
+		const struct field *fd = &fields[k];
 		const char *why;
 
-		v = cJSON_GetObjectItemCaseSensitive(obj, f->name);
-		if (v == NULL) {
-			if (f->required & T(type))
-				return fail(err, SL_EINVAL, f->name,
+		if (f->m[k] == NULL) {
+			if (fd->required & T(f->type))
+				return fail(err, SL_EINVAL, fd->name,
 					    "is required");
 			continue;
 		}
-		why = check_value(f, v);
+		why = check_value(fd, f->m[k], &f->occurred_at_ms);
 		if (why != NULL)
-			return fail(err, SL_EINVAL, f->name, why);
+			return fail(err, SL_EINVAL, fd->name, why);
 	}
 	return SL_OK;
+}
+
+int ev_validate(const cJSON *obj, ev_error *err)
+{
+	return ev_validate_fields(obj, NULL, err);
 }
 
 /* ---- Parsing ------------------------------------------------------------ */

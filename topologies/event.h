@@ -35,6 +35,40 @@ typedef struct ev_error {
 enum ev_type ev_type_from_string(const char *s);
 const char *ev_type_name(enum ev_type t);
 
+/* The schema's fields, in the order they are checked. */
+enum ev_field {
+	EV_F_EVENT_ID,
+	EV_F_TYPE,
+	EV_F_USER_ID,
+	EV_F_OCCURRED_AT,
+	EV_F_PHONE,
+	EV_F_LANG,
+	EV_F_PINCODE,
+	EV_F_SCREENING_ID,
+	EV_F_SCORE,
+	EV_F_STEP,
+	EV_F_CHANNEL,
+	EV_NFIELDS
+};
+
+/*
+ * What validation found in a valid event, so that its reader need not
+ * look anything up again.  m[] holds the object's members of the
+ * schema (NULL when absent), pointers into the object: valid until it
+ * is deleted or changed.  Filled only when validation returns SL_OK.
+ */
+typedef struct ev_fields {
+	const cJSON *m[EV_NFIELDS];
+	enum ev_type type;
+	int64_t occurred_at_ms; /* occurred_at as Unix milliseconds */
+} ev_fields;
+
+/* A string member's value, NULL when absent (valid events only). */
+static inline const char *ev_str(const ev_fields *f, enum ev_field k)
+{
+	return f->m[k] != NULL ? f->m[k]->valuestring : NULL;
+}
+
 /*
  * Parse `len` bytes as one JSON object and validate it as a journey
  * event.  SL_OK with *out (caller frees with cJSON_Delete), or
@@ -43,8 +77,26 @@ const char *ev_type_name(enum ev_type t);
  */
 int ev_parse(const char *buf, size_t len, cJSON **out, ev_error *err);
 
-/* Validate an already-parsed object; SL_OK or SL_EINVAL with err. */
+/* ev_parse, and on SL_OK the fields it found in *f. */
+int ev_parse_fields(const char *buf, size_t len, cJSON **out, ev_fields *f,
+		    ev_error *err);
+
+/*
+ * ev_parse's first half: the raw bytes and the JSON, without the event
+ * rules.  SL_OK with *out (caller frees with cJSON_Delete), or
+ * SL_EPARSE, *out NULL and err filled.
+ */
+int ev_parse_object(const char *buf, size_t len, cJSON **out, ev_error *err);
+
+/*
+ * Validate an already-parsed object; SL_OK or SL_EINVAL with err.  The
+ * first broken rule in the schema's order is the one reported; a field
+ * that appears twice is reported before any other rule.
+ */
 int ev_validate(const cJSON *obj, ev_error *err);
+
+/* ev_validate, and on SL_OK the fields it found in *f. */
+int ev_validate_fields(const cJSON *obj, ev_fields *f, ev_error *err);
 
 /* Field rules, each 1 when valid. */
 int ev_valid_id(const char *s);	     /* 1-64 chars, valid UTF-8 */

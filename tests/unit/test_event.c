@@ -483,6 +483,121 @@ static void test_repeated_field(void **state)
 	OK(o);
 }
 
+/* The members of a valid opted_in event, then `more` (JSON members). */
+static void expect_more(const char *more, int rc, const char *field,
+			const char *rule)
+{
+	char json[512];
+
+	snprintf(json, sizeof(json),
+		 "{\"event_id\":\"e\",\"type\":\"opted_in\",\"user_id\":\"u\","
+		 "\"occurred_at\":\"2025-06-01T13:30:00Z\"%s}",
+		 more);
+	expect_raw(json, rc, field, rule);
+}
+
+static void test_repeated_order(void **state)
+{
+	const char *once = "must appear only once";
+
+	(void)state;
+	/* The first in the schema's order, not in the document's. */
+	expect_more(",\"channel\":\"qr\",\"channel\":\"qr\",\"user_id\":\"u\"",
+		    SL_EINVAL, "user_id", once);
+	expect_more(",\"step\":1,\"event_id\":\"e\",\"step\":1", SL_EINVAL,
+		    "event_id", once);
+	expect_more(",\"score\":1,\"score\":1,\"screening_id\":\"s\","
+		    "\"screening_id\":\"s\"",
+		    SL_EINVAL, "screening_id", once);
+
+	/* Before any other rule, even one of a field earlier in order. */
+	expect_raw("{\"event_id\":\"\",\"type\":\"bogus\",\"step\":0,"
+		   "\"step\":1}",
+		   SL_EINVAL, "step", once);
+	expect_more(",\"pincode\":\"0\",\"channel\":\"qr\",\"channel\":\"sms\"",
+		    SL_EINVAL, "channel", once);
+
+	/* Three times; the same value twice is still twice; the type. */
+	expect_more(",\"lang\":\"hi\",\"lang\":\"hi\",\"lang\":\"hi\"",
+		    SL_EINVAL, "lang", once);
+	expect_more(",\"occurred_at\":\"2025-06-01T13:30:00Z\"", SL_EINVAL,
+		    "occurred_at", once);
+	expect_more(",\"type\":\"opted_in\"", SL_EINVAL, "type", once);
+	expect_more(",\"phone\":null,\"phone\":1", SL_EINVAL, "phone", once);
+
+	/* Names close to the schema's are other fields: they may repeat. */
+	expect_more(",\"s\":1,\"s\":2,\"sc\":1,\"sc\":2,\"st\":1,\"st\":1,"
+		    "\"p\":1,\"p\":1,\"steps\":0,\"steps\":0,\"Type\":1,"
+		    "\"Type\":1,\"scor\":9,\"scor\":9,\"\":1,\"\":2,"
+		    "\"channels\":1,\"channels\":1,\"e\":1,\"e\":1",
+		    SL_OK, NULL, NULL);
+}
+
+/*
+ * A member without a name can only be built in code.  Lookups stop
+ * there, as cJSON's own do, while repeats are counted past it.
+ */
+static void test_nameless_member(void **state)
+{
+	ev_error err;
+	cJSON *o = base(EV_OPTED_IN);
+
+	(void)state;
+	cJSON_AddItemToArray(o, cJSON_CreateString("no name"));
+	cJSON_AddStringToObject(o, "channel", "sms");
+	assert_int_equal(ev_validate(o, &err), SL_OK);
+	cJSON_AddStringToObject(o, "user_id", "u-43");
+	assert_int_equal(ev_validate(o, &err), SL_EINVAL);
+	assert_string_equal(err.field, "user_id");
+	assert_string_equal(err.rule, "must appear only once");
+	cJSON_Delete(o);
+
+	o = cJSON_CreateObject();
+	cJSON_AddItemToArray(o, cJSON_CreateString("no name"));
+	cJSON_AddStringToObject(o, "event_id", "e");
+	assert_int_equal(ev_validate(o, &err), SL_EINVAL);
+	assert_string_equal(err.field, "event_id");
+	assert_string_equal(err.rule, "is required");
+	cJSON_Delete(o);
+}
+
+/* What ev_validate_fields hands back: the members and what they say. */
+static void test_fields(void **state)
+{
+	static const char *const names[EV_NFIELDS] = {
+		"event_id", "type", "user_id", "occurred_at",
+		"phone",    "lang", "pincode", "screening_id",
+		"score",    "step", "channel",
+	};
+	ev_fields f;
+	ev_error err;
+	cJSON *o = base(EV_SCREENING_COMPLETED);
+
+	(void)state;
+	assert_int_equal(ev_validate_fields(o, &f, &err), SL_OK);
+	assert_int_equal(f.type, EV_SCREENING_COMPLETED);
+	/* 2025-06-01T19:00:00+05:30 is 13:30Z, 1748784600 s after 1970 */
+	assert_int_equal(f.occurred_at_ms, 1748784600000LL);
+	for (int k = 0; k < EV_NFIELDS; k++)
+		assert_ptr_equal(f.m[k],
+				 cJSON_GetObjectItemCaseSensitive(o, names[k]));
+	assert_null(f.m[EV_F_STEP]);
+	assert_null(f.m[EV_F_CHANNEL]);
+	assert_string_equal(ev_str(&f, EV_F_USER_ID), "u-42");
+	assert_string_equal(ev_str(&f, EV_F_PINCODE), "560001");
+	assert_null(ev_str(&f, EV_F_CHANNEL));
+	assert_int_equal(f.m[EV_F_SCORE]->valueint, 3);
+	cJSON_Delete(o);
+
+	o = with_num(base(EV_SCREENING_STEP), "step", 7);
+	with_str(o, "occurred_at", "2025-06-01T09:30:00.123-04:00");
+	assert_int_equal(ev_validate_fields(o, &f, NULL), SL_OK);
+	assert_int_equal(f.type, EV_SCREENING_STEP);
+	assert_int_equal(f.occurred_at_ms, 1748784600123LL);
+	assert_int_equal(f.m[EV_F_STEP]->valueint, 7);
+	cJSON_Delete(o);
+}
+
 /* ---- The document ------------------------------------------------------- */
 
 static void test_not_an_event(void **state)
@@ -637,6 +752,9 @@ int main(void)
 		cmocka_unit_test(test_step),
 		cmocka_unit_test(test_unknown_fields_kept),
 		cmocka_unit_test(test_repeated_field),
+		cmocka_unit_test(test_repeated_order),
+		cmocka_unit_test(test_nameless_member),
+		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_not_an_event),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_json_edges),
