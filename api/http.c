@@ -140,6 +140,29 @@ int http_resp_cjson(http_resp *resp, int status, const cJSON *obj)
 	return rc;
 }
 
+void http_resp_metrics(http_resp *resp, http_metrics_fn write, void *ud)
+{
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&text, &n);
+
+	if (f == NULL) {
+		http_resp_error(resp, 503, "unavailable", NULL, "no memory");
+		return;
+	}
+	write(f, ud);
+	fclose(f);
+	http_resp_set(resp, 200, "text/plain; version=0.0.4", text, n);
+	free(text);
+}
+
+void http_h_healthz(const http_req *req, http_resp *resp, void *ud)
+{
+	(void)req;
+	(void)ud;
+	http_resp_json(resp, 200, "{\"status\":\"ok\"}");
+}
+
 int http_resp_error(http_resp *resp, int status, const char *error,
 		    const char *field, const char *rule)
 {

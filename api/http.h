@@ -113,6 +113,18 @@ int http_resp_header(http_resp *resp, const char *name, const char *value);
 /* The status set so far (0 when none). */
 int http_resp_status(const http_resp *resp);
 
+/* Prints a server's metrics, Prometheus text, to f. */
+typedef void (*http_metrics_fn)(FILE *f, void *ud);
+
+/*
+ * Answer 200 with what write(f, ud) prints, as Prometheus text
+ * (version 0.0.4); 503 when there is no memory to print it in.
+ */
+void http_resp_metrics(http_resp *resp, http_metrics_fn write, void *ud);
+
+/* A handler for /healthz: 200 {"status":"ok"} while the server runs. */
+void http_h_healthz(const http_req *req, http_resp *resp, void *ud);
+
 /*
  * Split "host:port" / "[v6]:port" into host and port.  SL_OK or
  * SL_EINVAL.  Exposed for tests.

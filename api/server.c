@@ -520,30 +520,18 @@ static void write_api_metrics(struct api *a, FILE *f)
 		ps.brokers_down, idem_count(a->idem));
 }
 
-static void h_metrics(const http_req *req, http_resp *resp, void *ud)
+static void write_metrics(FILE *f, void *ud)
 {
 	struct api *a = ud;
-	char *text = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&text, &n);
 
-	(void)req;
-	if (f == NULL) {
-		http_resp_error(resp, 503, "unavailable", NULL, "no memory");
-		return;
-	}
 	http_server_write_metrics(a->http, f);
 	write_api_metrics(a, f);
-	fclose(f);
-	http_resp_set(resp, 200, "text/plain; version=0.0.4", text, n);
-	free(text);
 }
 
-static void h_healthz(const http_req *req, http_resp *resp, void *ud)
+static void h_metrics(const http_req *req, http_resp *resp, void *ud)
 {
 	(void)req;
-	(void)ud;
-	http_resp_json(resp, 200, "{\"status\":\"ok\"}");
+	http_resp_metrics(resp, write_metrics, ud);
 }
 
 /* Ready when PostgreSQL answers and Kafka's brokers are not all down. */
@@ -733,7 +721,7 @@ static int add_routes(struct api *a)
 		{ "GET", "/v1/screenings/{id}", h_get_screening },
 		{ "GET", "/v1/users/{user_id}/screenings", h_get_user },
 		{ "GET", "/metrics", h_metrics },
-		{ "GET", "/healthz", h_healthz },
+		{ "GET", "/healthz", http_h_healthz },
 		{ "GET", "/readyz", h_readyz },
 	};
 

@@ -60,13 +60,6 @@ static void usage(FILE *f)
 
 /* ---- admin API --------------------------------------------------- */
 
-static void h_health(const http_req *req, http_resp *resp, void *ud)
-{
-	(void)req;
-	(void)ud;
-	http_resp_json(resp, 200, "{\"status\":\"ok\"}");
-}
-
 static void h_ready(const http_req *req, http_resp *resp, void *ud)
 {
 	struct worker *w = ud;
@@ -93,23 +86,20 @@ static void h_tasks(const http_req *req, http_resp *resp, void *ud)
 	cJSON_Delete(arr);
 }
 
-static void h_metrics(const http_req *req, http_resp *resp, void *ud)
+static void write_metrics(FILE *f, void *ud)
 {
 	struct worker *w = ud;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
 
-	(void)req;
-	if (f == NULL)
-		return;
 	for (int i = 0; i < w->napps; i++)
 		app_write_metrics(w->apps[i], f);
 	whatsapp_write_metrics(f);
 	http_server_write_metrics(w->admin, f);
-	fclose(f);
-	http_resp_set(resp, 200, "text/plain; version=0.0.4", buf, len);
-	free(buf);
+}
+
+static void h_metrics(const http_req *req, http_resp *resp, void *ud)
+{
+	(void)req;
+	http_resp_metrics(resp, write_metrics, ud);
 }
 
 struct buf {
@@ -234,7 +224,7 @@ static int admin_start(struct worker *w, sl_errbuf *eb)
 	w->admin = http_server_new(&o, eb);
 	if (w->admin == NULL)
 		return SL_EIO;
-	http_route(w->admin, "GET", "/healthz", h_health, w);
+	http_route(w->admin, "GET", "/healthz", http_h_healthz, w);
 	http_route(w->admin, "GET", "/readyz", h_ready, w);
 	http_route(w->admin, "GET", "/tasks", h_tasks, w);
 	http_route(w->admin, "GET", "/metrics", h_metrics, w);

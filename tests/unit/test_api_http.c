@@ -1,6 +1,7 @@
 /*
  * test_api_http.c — the HTTP layer over loopback: routing, path
- * parameters, 404/405, the body limit, headers and metrics.  Starts the
+ * parameters, 404/405, the body limit, headers, metrics and the
+ * /metrics and /healthz handlers the servers share.  Starts the
  * server on 127.0.0.1 with an ephemeral port and talks to it with
  * libcurl; needs no outside service.
  */
@@ -22,6 +23,7 @@ struct reply {
 	char body[4096];
 	size_t len;
 	char allow[64];
+	char ctype[64];
 };
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -46,6 +48,9 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 		snprintf(r->allow, sizeof(r->allow), "%.*s", (int)(k - 9),
 			 p + 7);
 	}
+	if (k > 14 && strncasecmp(p, "Content-Type: ", 14) == 0)
+		snprintf(r->ctype, sizeof(r->ctype), "%.*s", (int)(k - 16),
+			 p + 14);
 	return k;
 }
 
@@ -301,6 +306,45 @@ static void test_metrics(void **state)
 	http_server_free(s);
 }
 
+static void write_two(FILE *f, void *ud)
+{
+	fprintf(f, "a_total %d\n", *(int *)ud);
+	fprintf(f, "b_total 2\n");
+}
+
+static void h_metrics(const http_req *req, http_resp *resp, void *ud)
+{
+	(void)req;
+	http_resp_metrics(resp, write_two, ud);
+}
+
+static void test_shared_handlers(void **state)
+{
+	http_opts o = { .name = "h", .listen = "127.0.0.1:0" };
+	sl_errbuf eb = { { 0 } };
+	http_server *s = http_server_new(&o, &eb);
+	struct reply r;
+	int seven = 7;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(http_route(s, "GET", "/metrics", h_metrics, &seven),
+			 SL_OK);
+	assert_int_equal(http_route(s, "GET", "/healthz", http_h_healthz, NULL),
+			 SL_OK);
+	assert_int_equal(http_server_start(s, &eb), SL_OK);
+
+	request(http_server_port(s), "GET", "/metrics", NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.ctype, "text/plain; version=0.0.4");
+	assert_string_equal(r.body, "a_total 7\nb_total 2\n");
+	request(http_server_port(s), "GET", "/healthz", NULL, 0, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.ctype, "application/json");
+	assert_string_equal(r.body, "{\"status\":\"ok\"}");
+	http_server_free(s);
+}
+
 static void test_bad_patterns_and_listen(void **state)
 {
 	http_opts o = { .name = "t", .listen = "127.0.0.1:0" };
@@ -348,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_not_found_and_method),
 		cmocka_unit_test(test_body_limit),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_shared_handlers),
 		cmocka_unit_test(test_bad_patterns_and_listen),
 	};
 
