@@ -36,6 +36,7 @@
 #include "processor/app_int.h"
 #include "processor/log.h"
 #include "processor/timeutil.h"
+#include "tests/unit/mock_kafka.h"
 #include "topologies/journey.h"
 
 #define PARTS 3
@@ -132,24 +133,15 @@ static int reminders(const char *prefix, cJSON **out)
 
 static int setup(void **state)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_mock_cluster_t *mc;
-	char errstr[256];
 	static const char *const apps[] = { "rm-idle", "rm-late1", "rm-late2",
 					    "rm-la", "rm-rules" };
 
 	(void)state;
 	sl_log_level = getenv("TEST_DEBUG") ? SL_LOG_DEBUG : SL_LOG_WARN;
-	rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr,
-			  sizeof(errstr));
-	rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr,
-			  sizeof(errstr));
-	host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	host = mock_kafka_new(&mc, bootstraps, sizeof(bootstraps));
 	if (host == NULL)
 		return -1;
-	mc = rd_kafka_handle_mock_cluster(host);
-	snprintf(bootstraps, sizeof(bootstraps), "%s",
-		 rd_kafka_mock_cluster_bootstraps(mc));
 	rd_kafka_mock_topic_create(mc, "user_journey", PARTS, 1);
 	rd_kafka_mock_topic_create(mc, "send_reminder", PARTS, 1);
 	for (size_t i = 0; i < sizeof(apps) / sizeof(*apps); i++) {

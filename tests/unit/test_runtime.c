@@ -24,6 +24,7 @@
 #include "processor/app_int.h"
 #include "processor/log.h"
 #include "processor/timeutil.h"
+#include "tests/unit/mock_kafka.h"
 
 #define NKEYS 50
 #define NRECORDS 2000
@@ -54,22 +55,13 @@ static int count_step(sl_ctx *ctx, const sl_record *rec, void *ud)
 
 static int setup_cluster(void **state)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_mock_cluster_t *mc;
-	char errstr[256];
 
 	(void)state;
 	sl_log_level = getenv("TEST_DEBUG") ? SL_LOG_DEBUG : SL_LOG_WARN;
-	rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr,
-			  sizeof(errstr));
-	rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr,
-			  sizeof(errstr));
-	host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	host = mock_kafka_new(&mc, bootstraps, sizeof(bootstraps));
 	if (host == NULL)
 		return -1;
-	mc = rd_kafka_handle_mock_cluster(host);
-	snprintf(bootstraps, sizeof(bootstraps), "%s",
-		 rd_kafka_mock_cluster_bootstraps(mc));
 	rd_kafka_mock_topic_create(mc, "in", PARTS, 1);
 	rd_kafka_mock_topic_create(mc, "t-count-counts-changelog", PARTS, 1);
 	rd_kafka_mock_topic_create(mc, "t-dead-letters", PARTS, 1);
@@ -142,6 +134,18 @@ static sl_app *new_app(sl_config **cfgp, const char *dir)
 	return app;
 }
 
+/* The app's tasks in state TASK_RUNNING. */
+static int tasks_running(sl_app *app)
+{
+	int running = 0;
+
+	pthread_mutex_lock(&app->tasks_lock);
+	for (int i = 0; i < app->ntasks; i++)
+		running += app->tasks[i].state == TASK_RUNNING;
+	pthread_mutex_unlock(&app->tasks_lock);
+	return running;
+}
+
 /* Run until every task is running and `until` says stop (or 30 s). */
 static void run_app(sl_app *app, long long records)
 {
@@ -155,16 +159,9 @@ static void run_app(sl_app *app, long long records)
 		waited += 100;
 		if (atomic_load(&app->stats.records) >= records &&
 		    app_is_ready(app) &&
-		    atomic_load(&app->stats.commits) >= (records > 0)) {
-			int running = 0;
-
-			pthread_mutex_lock(&app->tasks_lock);
-			for (int i = 0; i < app->ntasks; i++)
-				running += app->tasks[i].state == TASK_RUNNING;
-			pthread_mutex_unlock(&app->tasks_lock);
-			if (running == PARTS)
-				break;
-		}
+		    atomic_load(&app->stats.commits) >= (records > 0) &&
+		    tasks_running(app) == PARTS)
+			break;
 		if (waited >= 30000)
 			fprintf(stderr, "records=%lld commits=%lld ready=%d\n",
 				(long long)atomic_load(&app->stats.records),
@@ -312,44 +309,49 @@ static void step_clock(sl_clock *clk, const char *iso, int want)
 	assert_int_equal(fired(), want);
 }
 
-static sl_app *start_daily(const char *app_id, const char *zone, sl_clock *clk,
-			   sl_config **cfgp, pthread_t *th, struct run *r)
+/* An app with a daily 19:00 punctuator, running on a manual clock. */
+struct daily {
+	sl_config *cfg;
+	sl_clock clk;
+	struct run r;
+	pthread_t th;
+};
+
+/* Start it at `iso` in `zone` with no firings yet; wait for its tasks. */
+static void start_daily(struct daily *d, const char *app_id, const char *zone,
+			const char *iso)
 {
-	sl_config *cfg = sl_config_new();
 	sl_topology *t = sl_topology_new("daily");
 	sl_errbuf eb = { { 0 } };
-	sl_app *app = NULL;
-	int running = 0;
+	int64_t ms;
 
-	sl_config_set(cfg, "kafka.bootstrap.servers", bootstraps);
-	sl_config_set(cfg, "application.id", app_id);
-	sl_config_set(cfg, "state.dir", dirs[2]);
+	nfired = 0;
+	assert_int_equal(sl_time_parse_rfc3339(iso, &ms), SL_OK);
+	sl_clock_init_manual(&d->clk, ms);
+	d->cfg = sl_config_new();
+	d->r.app = NULL;
+	d->r.rc = -1;
+	sl_config_set(d->cfg, "kafka.bootstrap.servers", bootstraps);
+	sl_config_set(d->cfg, "application.id", app_id);
+	sl_config_set(d->cfg, "state.dir", dirs[2]);
 	sl_topology_source(t, "in");
 	sl_topology_step(t, "noop", noop_step, NULL);
 	sl_topology_punctuate_daily(t, "daily", "19:00", zone, on_daily, NULL);
-	assert_int_equal(sl_app_new(cfg, t, &app, &eb), SL_OK);
-	sl_app_set_clock(app, clk);
-	r->app = app;
-	assert_int_equal(pthread_create(th, NULL, runner, r), 0);
-	for (int waited = 0; running < PARTS; waited += 100) {
+	assert_int_equal(sl_app_new(d->cfg, t, &d->r.app, &eb), SL_OK);
+	sl_app_set_clock(d->r.app, &d->clk);
+	assert_int_equal(pthread_create(&d->th, NULL, runner, &d->r), 0);
+	for (int waited = 0; tasks_running(d->r.app) < PARTS; waited += 100) {
 		assert_true(waited < 30000);
 		usleep(100 * 1000);
-		running = 0;
-		pthread_mutex_lock(&app->tasks_lock);
-		for (int i = 0; i < app->ntasks; i++)
-			running += app->tasks[i].state == TASK_RUNNING;
-		pthread_mutex_unlock(&app->tasks_lock);
 	}
-	*cfgp = cfg;
-	return app;
 }
 
-static void stop_daily(sl_app *app, sl_config *cfg, pthread_t th)
+static void stop_daily(struct daily *d)
 {
-	sl_app_stop(app);
-	pthread_join(th, NULL);
-	sl_app_free(app);
-	sl_config_free(cfg);
+	sl_app_stop(d->r.app);
+	pthread_join(d->th, NULL);
+	sl_app_free(d->r.app);
+	sl_config_free(d->cfg);
 }
 
 /*
@@ -359,30 +361,22 @@ static void stop_daily(sl_app *app, sl_config *cfg, pthread_t th)
  */
 static void test_daily_kolkata(void **state)
 {
-	sl_config *cfg;
-	struct run r = { NULL, -1 };
-	pthread_t th;
-	sl_clock clk;
-	sl_app *app;
-	int64_t ms;
+	struct daily d;
 
 	(void)state;
 	setenv("TZ", "America/Los_Angeles", 1);
 	tzset();
-	nfired = 0;
 	/* Started at 19:30 IST, after the day's 19:00: no firing now. */
-	sl_time_parse_rfc3339("2025-06-01T14:00:00Z", &ms);
-	sl_clock_init_manual(&clk, ms);
-	app = start_daily("tp-kol", "Asia/Kolkata", &clk, &cfg, &th, &r);
-	step_clock(&clk, "2025-06-01T14:00:01Z", 0);
-	step_clock(&clk, "2025-06-02T13:29:59Z", 0);
-	step_clock(&clk, "2025-06-02T13:30:00Z", PARTS);
-	step_clock(&clk, "2025-06-02T20:00:00Z", PARTS);
+	start_daily(&d, "tp-kol", "Asia/Kolkata", "2025-06-01T14:00:00Z");
+	step_clock(&d.clk, "2025-06-01T14:00:01Z", 0);
+	step_clock(&d.clk, "2025-06-02T13:29:59Z", 0);
+	step_clock(&d.clk, "2025-06-02T13:30:00Z", PARTS);
+	step_clock(&d.clk, "2025-06-02T20:00:00Z", PARTS);
 	/* A pause over three 19:00s: one firing per task, not three. */
-	step_clock(&clk, "2025-06-05T14:00:00Z", 2 * PARTS);
-	step_clock(&clk, "2025-06-06T13:29:00Z", 2 * PARTS);
-	step_clock(&clk, "2025-06-06T13:30:00Z", 3 * PARTS);
-	stop_daily(app, cfg, th);
+	step_clock(&d.clk, "2025-06-05T14:00:00Z", 2 * PARTS);
+	step_clock(&d.clk, "2025-06-06T13:29:00Z", 2 * PARTS);
+	step_clock(&d.clk, "2025-06-06T13:30:00Z", 3 * PARTS);
+	stop_daily(&d);
 }
 
 /*
@@ -391,32 +385,25 @@ static void test_daily_kolkata(void **state)
  */
 static void test_daily_new_york_dst(void **state)
 {
-	sl_config *cfg;
-	struct run r = { NULL, -1 };
-	pthread_t th;
-	sl_clock clk;
-	sl_app *app;
-	int64_t ms;
+	struct daily d;
 
 	(void)state;
-	nfired = 0;
-	sl_time_parse_rfc3339("2025-03-08T17:00:00Z", &ms); /* 12:00 EST */
-	sl_clock_init_manual(&clk, ms);
-	app = start_daily("tp-ny", "America/New_York", &clk, &cfg, &th, &r);
+	/* Started at 12:00 EST. */
+	start_daily(&d, "tp-ny", "America/New_York", "2025-03-08T17:00:00Z");
 	/* Sat Mar 8, EST */
-	step_clock(&clk, "2025-03-08T23:59:59Z", 0);
-	step_clock(&clk, "2025-03-09T00:00:00Z", PARTS);
+	step_clock(&d.clk, "2025-03-08T23:59:59Z", 0);
+	step_clock(&d.clk, "2025-03-09T00:00:00Z", PARTS);
 	/* Sun Mar 9, clocks went forward at 02:00: 19:00 EDT = 23:00Z */
-	step_clock(&clk, "2025-03-09T22:59:59Z", PARTS);
-	step_clock(&clk, "2025-03-09T23:00:00Z", 2 * PARTS);
+	step_clock(&d.clk, "2025-03-09T22:59:59Z", PARTS);
+	step_clock(&d.clk, "2025-03-09T23:00:00Z", 2 * PARTS);
 	/* Sat Nov 1, EDT (after a long pause: one firing on arrival) */
-	step_clock(&clk, "2025-11-01T22:59:00Z", 3 * PARTS);
-	step_clock(&clk, "2025-11-01T23:00:00Z", 4 * PARTS);
+	step_clock(&d.clk, "2025-11-01T22:59:00Z", 3 * PARTS);
+	step_clock(&d.clk, "2025-11-01T23:00:00Z", 4 * PARTS);
 	/* Sun Nov 2, clocks went back at 02:00: 19:00 EST = 00:00Z Nov 3 */
-	step_clock(&clk, "2025-11-02T23:00:00Z", 4 * PARTS);
-	step_clock(&clk, "2025-11-02T23:59:59Z", 4 * PARTS);
-	step_clock(&clk, "2025-11-03T00:00:00Z", 5 * PARTS);
-	stop_daily(app, cfg, th);
+	step_clock(&d.clk, "2025-11-02T23:00:00Z", 4 * PARTS);
+	step_clock(&d.clk, "2025-11-02T23:59:59Z", 4 * PARTS);
+	step_clock(&d.clk, "2025-11-03T00:00:00Z", 5 * PARTS);
+	stop_daily(&d);
 }
 
 int main(void)
