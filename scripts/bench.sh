@@ -258,23 +258,13 @@ mem_of()
 ADMIN_PORT=
 SL_PID=
 
-free_port()
-{
-	local p=18892
-
-	while port_open "$p"; do
-		p=$((p + 1))
-	done
-	echo "$p"
-}
-
 # sluice_start NAME APP_ID GUARANTEE STATE_DIR: a journey worker in the
 # background; sets SL_PID and ADMIN_PORT.
 sluice_start()
 {
 	local name=$1 pidfile=$DIR/$1.pid
 
-	ADMIN_PORT=$(free_port)
+	ADMIN_PORT=$(first_free_port 18892)
 	PIDFILES+=("$pidfile")
 	SLUICE_KAFKA_BOOTSTRAP_SERVERS=$BOOTSTRAP \
 	SLUICE_APPLICATION_ID=$2 \
@@ -427,13 +417,42 @@ steady()
 			printf "%.0f\n", (c1 - c0) / d }'
 }
 
+# put_run PREFIX PID EXPECT T0 B0: the results of a run that watch_until
+# saw reach EXPECT records, its process PID still up: PREFIX_cpu_s and
+# PREFIX_broker_cpu_s (cpu_put, broker from B0), PREFIX_rate and
+# PREFIX_steady, PREFIX_wall_s (from T0, ms, to W_DONE), and its memory
+# now, PREFIX_{rss,hwm,anon,file}_mb.
+put_run()
+{
+	local m
+
+	read -r -a m <<<"$(mem_of "$2")"
+	cpu_put "$1" "$2" "$5"
+	put "$1_rate" "$(rate "$3")"
+	put "$1_steady" "$(steady)"
+	put "$1_wall_s" "$(awk -v a="$4" -v b="$W_DONE" \
+		'BEGIN { printf "%.1f", (b - a) / 1000 }')"
+	put "$1_rss_mb" $((m[0] / 1024))
+	put "$1_hwm_mb" $((m[1] / 1024))
+	put "$1_anon_mb" $((m[2] / 1024))
+	put "$1_file_mb" $((m[3] / 1024))
+}
+
+# put_entries WHO TAG GOT WANT: result WHO_TAG_entries = GOT, the entries
+# of the store after the run, with a warning when it is not WANT.
+put_entries()
+{
+	put "$1_$2_entries" "$3"
+	(($3 == $4)) || say "  WARNING: $1 $2 store holds $3 entries, want $4"
+}
+
 # ------------------------------------------------------------ the phases
 
 # run_sluice TAG GUARANTEE EXPECT ENTRIES: one worker over user_journey
 # from the start; results sluice_TAG_{rate,wall_s,rss_mb,hwm_mb,...}.
 run_sluice()
 {
-	local tag=$1 g=$2 expect=$3 entries=$4 app=bench-$RUN-$1 t0 m got dl b0
+	local tag=$1 g=$2 expect=$3 entries=$4 app=bench-$RUN-$1 t0 got dl b0
 
 	say "bench: sluice $tag ($g): $expect records"
 	b0=$(broker_cpu)
@@ -441,16 +460,7 @@ run_sluice()
 	sluice_start "sluice-$tag" "$app" "$g" "$DIR/state-$tag"
 	watch_until "sluice-$tag" "$SL_PID" "$expect" \
 		sluice_metric sluice_records_total
-	read -r -a m <<<"$(mem_of "$SL_PID")"
-	cpu_put "sluice_$tag" "$SL_PID" "$b0"
-	put "sluice_${tag}_rate" "$(rate "$expect")"
-	put "sluice_${tag}_steady" "$(steady)"
-	put "sluice_${tag}_wall_s" "$(awk -v a="$t0" -v b="$W_DONE" \
-		'BEGIN { printf "%.1f", (b - a) / 1000 }')"
-	put "sluice_${tag}_rss_mb" $((m[0] / 1024))
-	put "sluice_${tag}_hwm_mb" $((m[1] / 1024))
-	put "sluice_${tag}_anon_mb" $((m[2] / 1024))
-	put "sluice_${tag}_file_mb" $((m[3] / 1024))
+	put_run "sluice_$tag" "$SL_PID" "$expect" "$t0" "$b0"
 
 	# The same work as the peer: the store and the dead letters.
 	sleep 1.5
@@ -460,10 +470,7 @@ run_sluice()
 	echo "$app" >"$DIR/app.$tag"
 	sluice_stop "sluice-$tag"
 	got=$(lmdb_entries "$DIR/state-$tag")
-	put "sluice_${tag}_entries" "$got"
-	((got == entries)) ||
-		say "  WARNING: sluice $tag store holds $got entries," \
-			"want $entries"
+	put_entries sluice "$tag" "$got" "$entries"
 }
 
 # changelog_entries TOPIC: keys whose last record in a store's changelog
@@ -496,7 +503,7 @@ lmdb_entries()
 # run_peer TAG GUARANTEE EXPECT ENTRIES
 run_peer()
 {
-	local tag=$1 g=$2 expect=$3 entries=$4 app=peer-$RUN-$1 t0 m got name b0
+	local tag=$1 g=$2 expect=$3 entries=$4 app=peer-$RUN-$1 t0 got name b0
 
 	name=peer-$tag
 	say "bench: peer $tag ($g): $expect records"
@@ -505,24 +512,12 @@ run_peer()
 	t0=$(now_ms)
 	peer_start "$name" "$app" "$g" "$DIR/peer-state-$tag"
 	watch_until "$name" "$PEER_PID" "$expect" peer_field "$name" processed
-	read -r -a m <<<"$(mem_of "$PEER_PID")"
-	cpu_put "peer_$tag" "$PEER_PID" "$b0"
-	put "peer_${tag}_rate" "$(rate "$expect")"
-	put "peer_${tag}_steady" "$(steady)"
-	put "peer_${tag}_wall_s" "$(awk -v a="$t0" -v b="$W_DONE" \
-		'BEGIN { printf "%.1f", (b - a) / 1000 }')"
-	put "peer_${tag}_rss_mb" $((m[0] / 1024))
-	put "peer_${tag}_hwm_mb" $((m[1] / 1024))
-	put "peer_${tag}_anon_mb" $((m[2] / 1024))
-	put "peer_${tag}_file_mb" $((m[3] / 1024))
+	put_run "peer_$tag" "$PEER_PID" "$expect" "$t0" "$b0"
 	sleep 0.5
 	put "peer_${tag}_dead" "$(peer_field "$name" dead)"
 	peer_stop "$name"
 	got=$(changelog_entries "$app-journey-changelog")
-	put "peer_${tag}_entries" "$got"
-	((got == entries)) ||
-		say "  WARNING: peer $tag store holds $got entries," \
-			"want $entries"
+	put_entries peer "$tag" "$got" "$entries"
 	((KEEP)) || rm -rf "$DIR/peer-state-$tag"
 }
 

@@ -109,6 +109,86 @@ tail_log()
 	fi
 }
 
+# first_free_port FROM: the first port at or above FROM that nothing on
+# 127.0.0.1 listens on; false when there is none up to 65535.
+first_free_port()
+{
+	local p=$1
+
+	while port_open "$p"; do
+		((p < 65535)) || return 1
+		p=$((p + 1))
+	done
+	echo "$p"
+}
+
+# kill_wait SIGNAL PID...: send SIGNAL (TERM, KILL, ...) to each PID, then
+# wait for each; for children of the calling shell.  Errors (a process
+# already gone, an empty list) are ignored.
+kill_wait()
+{
+	local sig=$1 p
+
+	shift
+	for p in "$@"; do
+		kill -"$sig" "$p" 2>/dev/null || true
+	done
+	for p in "$@"; do
+		wait "$p" 2>/dev/null || true
+	done
+}
+
+# admin_ready PORT: true when a worker's admin API on 127.0.0.1:PORT
+# answers GET /readyz with a success.
+admin_ready()
+{
+	curl -sf "127.0.0.1:$1/readyz" >/dev/null
+}
+
+# produce_keyed BOOTSTRAP TOPIC FILE: FILE's "key|value" lines as records
+# of TOPIC, partitioned by key with librdkafka's murmur2 (as the API and
+# the Java clients do).
+produce_keyed()
+{
+	kcat -b "$1" -P -t "$2" -K'|' -X partitioner=murmur2_random -l "$3"
+}
+
+# ------------------------------------------------------- for the tests
+
+# fail MSG...: "FAIL: MSG" on stderr, then the end of FAIL_LOG when it is
+# set and not empty (a test points it at the log that would explain a
+# failure), then exit 1.
+fail()
+{
+	say "FAIL: $*"
+	if [[ -n ${FAIL_LOG:-} ]]; then
+		tail_log test "$FAIL_LOG"
+	fi
+	exit 1
+}
+
+# ok MSG...: "ok: MSG" on stderr, one passed check.
+ok()
+{
+	say "ok: $*"
+}
+
+# random_free_port: a port in 25000-29999 that nothing listens on, nor on
+# the next one (a broker's controller port); 50 draws, false when none.
+random_free_port()
+{
+	local p
+
+	for _ in $(seq 1 50); do
+		p=$((25000 + RANDOM % 5000))
+		if ! port_open "$p" && ! port_open $((p + 1)); then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # ------------------------------------------- a private ClickHouse for tests
 
 # ch_private_free HTTP TCP INTER: true when clickhouse-server is installed
@@ -313,4 +393,98 @@ kafka_private_start()
 	tail_log kafka "$dir/server.log"
 	tail_log kafka "$dir/stdout.log"
 	return 1
+}
+
+# ---------------------------------------------------------- PostgreSQL
+
+PG_BIN=/usr/lib/postgresql/15/bin
+
+# as_pg CMD...: run CMD as postgres, from / (it may not enter the cwd).
+as_pg()
+{
+	(cd / && runuser -u postgres -- "$@")
+}
+
+# pg_private_init DIR: a PostgreSQL 15 cluster of the caller's own (not the
+# shared one of services.sh) in DIR/data: DIR is made, given to postgres
+# (mode 700) and its parent made enterable (chmod 755: a mktemp -d folder
+# is 700); initdb as postgres, trust authentication, UTF8, its output in
+# DIR/initdb.log.  False when initdb fails (the log's end on stderr).
+pg_private_init()
+{
+	local d=$1
+
+	mkdir -p "$d"
+	chown postgres:postgres "$d"
+	chmod 700 "$d"
+	chmod 755 "$(dirname "$d")"
+	as_pg "$PG_BIN/initdb" --no-sync -A trust -E UTF8 -U postgres \
+		-D "$d/data" >"$d/initdb.log" 2>&1 && return 0
+	tail_log postgres "$d/initdb.log"
+	return 1
+}
+
+# pg_private_start DIR PORT [PG_CTL_ARG...]: start pg_private_init's
+# cluster on 127.0.0.1:PORT (socket in DIR, log DIR/pg.log, fsync off, 50
+# connections; more server settings as PG_CTL_ARGs, -o "-c name=value")
+# and wait up to 60 s for it.  False when it does not start.
+pg_private_start()
+{
+	local d=$1 port=$2
+
+	shift 2
+	as_pg "$PG_BIN/pg_ctl" -w -t 60 -D "$d/data" -l "$d/pg.log" \
+		-o "-p $port -k $d -c listen_addresses=127.0.0.1" \
+		-o "-c fsync=off -c max_connections=50" "$@" \
+		start >/dev/null 9>&- && return 0
+	tail_log postgres "$d/pg.log"
+	return 1
+}
+
+# pg_private_stop DIR [MODE]: stop pg_private_start's server (pg_ctl -m
+# MODE, default fast) and wait for it; pg_ctl's status.  Nothing to do,
+# true, when DIR/data has no postmaster.pid.
+pg_private_stop()
+{
+	[[ -f $1/data/postmaster.pid ]] || return 0
+	as_pg "$PG_BIN/pg_ctl" -D "$1/data" -m "${2:-fast}" -w stop >/dev/null
+}
+
+# ------------------------------------------------------------ sluice api
+
+# sluice_api_start LOG [VAR=value...]: `sluice api` (SLUICE_BIN, default
+# ./sluice of the repository) in the background, a child of the calling
+# shell, on a free port (SLUICE_API_LISTEN=127.0.0.1:0) with
+# SLUICE_LOG_LEVEL=info and then VAR=value... on top of the environment;
+# stdout and stderr to LOG (emptied first).  Waits up to 20 s for its
+# "listening" line; sets API_PID and API_URL (http://127.0.0.1:PORT).
+# False when it does not listen by then (API_PID is set all the same).
+sluice_api_start()
+{
+	local log=$1 port
+
+	shift
+	: >"$log"
+	env SLUICE_API_LISTEN=127.0.0.1:0 SLUICE_LOG_LEVEL=info "$@" \
+		"${SLUICE_BIN:-$SLUICE_ROOT/sluice}" api >>"$log" 2>&1 &
+	API_PID=$!
+	API_URL=
+	wait_until 20 grep -q ' listening ' "$log" || return 1
+	port=$(sed -n 's/.* listening .*port=\([0-9]*\).*/\1/p' "$log" |
+		head -n 1)
+	API_URL=http://127.0.0.1:$port
+}
+
+# sluice_api_stop: SIGTERM the API of sluice_api_start and wait for it;
+# its exit status (0 for a clean shutdown).  Clears API_PID; true when it
+# is empty.
+sluice_api_stop()
+{
+	local pid=${API_PID:-} rc=0
+
+	[[ -n $pid ]] || return 0
+	API_PID=
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" || rc=$?
+	return $rc
 }

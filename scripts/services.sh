@@ -40,7 +40,6 @@ CH_INTER_PORT=19009
 CLUSTER_PORTS=(19192 19292 19392)
 CLUSTER_HEAP=512m
 
-PG_BIN=/usr/lib/postgresql/15/bin
 CH_CONFIG=/etc/clickhouse-server/config.xml
 
 KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
@@ -141,12 +140,6 @@ pg_home()
 	chown postgres:postgres "$home"
 	chmod 700 "$home"
 	echo "$home"
-}
-
-# as_pg CMD...: run CMD as postgres, from / (it may not enter the cwd).
-as_pg()
-{
-	(cd / && runuser -u postgres -- "$@")
 }
 
 pg_answers()

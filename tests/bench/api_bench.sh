@@ -48,10 +48,7 @@ command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 
 cleanup()
 {
-	if [[ -n $API_PID ]]; then
-		kill -TERM "$API_PID" 2>/dev/null || true
-		wait "$API_PID" 2>/dev/null || true
-	fi
+	sluice_api_stop 2>/dev/null || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -109,15 +106,11 @@ SLUICE_PG_URL=$PG_URL SLUICE_API_JOURNEY_TOPIC=$TOPIC "$SLUICE" migrate \
 	--no-clickhouse >"$TMP/migrate.log" 2>&1 ||
 	die "migrate: $(cat "$TMP/migrate.log")"
 
-SLUICE_API_TOKEN=$API_BENCH_TOKEN SLUICE_PG_URL=$API_PG_URL \
-	SLUICE_API_JOURNEY_TOPIC=$TOPIC SLUICE_API_LISTEN=127.0.0.1:0 \
-	SLUICE_LOG_LEVEL=${SLUICE_LOG_LEVEL:-info} \
-	"$SLUICE" api >"$TMP/api.log" 2>&1 &
-API_PID=$!
-wait_until 20 grep -q ' listening ' "$TMP/api.log" ||
+sluice_api_start "$TMP/api.log" SLUICE_API_TOKEN="$API_BENCH_TOKEN" \
+	SLUICE_PG_URL="$API_PG_URL" SLUICE_API_JOURNEY_TOPIC="$TOPIC" \
+	SLUICE_LOG_LEVEL="${SLUICE_LOG_LEVEL:-info}" ||
 	die "api did not start: $(cat "$TMP/api.log")"
-API=127.0.0.1:$(sed -n 's/.* listening .*port=\([0-9]*\).*/\1/p' \
-	"$TMP/api.log" | head -n 1)
+API=${API_URL#http://}
 ready()
 {
 	[[ $(curl -s -o /dev/null -w '%{http_code}' "http://$API/readyz") == 200 ]]

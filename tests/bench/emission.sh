@@ -117,20 +117,10 @@ ms_of()
 	date -u -d "$1" +%s%3N
 }
 
-free_port()
-{
-	local p=18990
-
-	while port_open "$p"; do
-		p=$((p + 1))
-	done
-	echo "$p"
-}
-
 # worker_start NAME CLOCK_START: the journey worker in the background.
 worker_start()
 {
-	ADMIN_PORT=$(free_port)
+	ADMIN_PORT=$(first_free_port 18990)
 	SLUICE_KAFKA_BOOTSTRAP_SERVERS=$B \
 	SLUICE_APPLICATION_ID=$APP_ID \
 	SLUICE_PROCESSING_GUARANTEE=$GUARANTEE \

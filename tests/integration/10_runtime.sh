@@ -17,7 +17,7 @@ ID=rt-$(date +%s%N | cut -c1-13)
 pids=()
 cleanup()
 {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	kill_wait KILL "${pids[@]}"
 	[[ ${RT_KEEP:-0} == 1 ]] || rm -rf "$RUN"
 }
 trap cleanup EXIT
@@ -64,35 +64,36 @@ outputs_at_least()
 APP=$ID-a
 IN=$APP-in
 OUT=$APP-out
-start a1 dirA at_least_once "$IN" "$OUT" "$APP"
-wait_ready a1
-"$DRV" produce "$B" "$IN" 3000 100
-wait_until 60 outputs_at_least "$OUT" 3000 ||
-	die "A: first worker did not process 3000 records"
-sleep 1
-stop a1
-s=$(tail -1 "$RUN/a1.out")
+
+# run_a NAME DIR [COUNT TOTAL]: an at-least-once driver of A on state
+# directory DIR; with COUNT, that many new input records (100 keys) and a
+# wait until the output holds TOTAL; then SIGTERM.  Sets s to its final
+# stats line ("records=N restored=M").
+run_a()
+{
+	start "$1" "$2" at_least_once "$IN" "$OUT" "$APP"
+	wait_ready "$1"
+	if (($# > 2)); then
+		"$DRV" produce "$B" "$IN" "$3" 100
+		wait_until 60 outputs_at_least "$OUT" "$4" ||
+			die "A: $1 did not process $3 new records"
+	fi
+	sleep 1
+	stop "$1"
+	s=$(tail -1 "$RUN/$1.out")
+}
+
+run_a a1 dirA 3000 3000
 say "A: first run: $s"
 
 # A second worker with an empty directory restores all 3000 first.
-start a2 dirB at_least_once "$IN" "$OUT" "$APP"
-wait_ready a2
-"$DRV" produce "$B" "$IN" 500 100
-wait_until 60 outputs_at_least "$OUT" 3500 ||
-	die "A: second worker did not process 500 more"
-sleep 1
-stop a2
-s=$(tail -1 "$RUN/a2.out")
+run_a a2 dirB 500 3500
 say "A: empty state dir: $s"
 [[ $s == "records=500 restored=3000" ]] ||
 	die "A: expected records=500 restored=3000, got '$s'"
 
 # The first directory lacks exactly the 500 changelog records of a2.
-start a3 dirA at_least_once "$IN" "$OUT" "$APP"
-wait_ready a3
-sleep 1
-stop a3
-s=$(tail -1 "$RUN/a3.out")
+run_a a3 dirA
 say "A: restart on old state: $s"
 [[ $s == "records=0 restored=500" ]] ||
 	die "A: expected records=0 restored=500 (only the tail), got '$s'"

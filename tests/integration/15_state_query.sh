@@ -15,26 +15,17 @@ ID=sq-$(date +%s%N | cut -c1-13)
 pids=()
 cleanup()
 {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	kill_wait TERM "${pids[@]}"
 	rm -rf "$RUN"
 }
 trap cleanup EXIT
 
-free_port()
-{
-	local p
-	for p in $(seq "$1" $(($1 + 200))); do
-		port_open "$p" || { echo "$p"; return; }
-	done
-	die "no free port near $1"
-}
-
-P1=$(free_port 28300)
+P1=$(first_free_port 28300) || die "no free port from 28300"
 for n in 1 2; do
 	port=$((P1 + n * 7))
-	port_open "$port" && port=$(free_port $((P1 + 50 * n)))
+	if port_open "$port"; then
+		port=$(first_free_port $((P1 + 50 * n))) || die "no free port"
+	fi
 	eval "port$n=$port"
 	SLUICE_KAFKA_BOOTSTRAP_SERVERS=$B SLUICE_APPLICATION_ID=$ID \
 	SLUICE_STATE_DIR=$RUN/w$n SLUICE_ADMIN_LISTEN=127.0.0.1:$port \
@@ -53,12 +44,10 @@ for i in $(seq 1 $users); do
 	printf '"phone":"+919876500%03d","lang":"hi","pincode":"110001"}\n' \
 		"$i"
 done >"$RUN/events"
-kcat -b "$B" -P -t user_journey -K'|' -X partitioner=murmur2_random \
-	-l "$RUN/events"
+produce_keyed "$B" user_journey "$RUN/events"
 
-ready() { curl -sf "127.0.0.1:$1/readyz" >/dev/null; }
-wait_until 120 ready "$port1" || die "worker 1 not ready"
-wait_until 120 ready "$port2" || die "worker 2 not ready"
+wait_until 120 admin_ready "$port1" || die "worker 1 not ready"
+wait_until 120 admin_ready "$port2" || die "worker 2 not ready"
 
 # Both workers must own some partitions before the check means much.
 owns() { curl -sf "127.0.0.1:$1/tasks" | jq -e 'length > 0' >/dev/null; }

@@ -14,21 +14,10 @@ USERS=${SB_USERS:-60000}
 pids=()
 cleanup()
 {
-	local p
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	kill_wait KILL "${pids[@]}"
 	rm -rf "$RUN"
 }
 trap cleanup EXIT
-
-free_port()
-{
-	local p
-	for p in $(seq "$1" $(($1 + 300))); do
-		port_open "$p" || { echo "$p"; return; }
-	done
-	die "no free port near $1"
-}
 
 start()
 {
@@ -48,9 +37,9 @@ metric() # PORT NAME: sum of a metric over its series
 		awk -v m="$2" '$1 ~ "^"m"[{ ]" { s += $2 } END { print s + 0 }'
 }
 
-port1=$(free_port 28500)
+port1=$(first_free_port 28500) || die "no free port from 28500"
 start 1 "$port1"
-port2=$(free_port $((port1 + 1)))
+port2=$(first_free_port $((port1 + 1))) || die "no free port"
 start 2 "$port2"
 
 # USERS starts on a topic of our own? No: the journey reads user_journey;
@@ -59,12 +48,10 @@ awk -v id="$ID" -v n="$USERS" 'BEGIN {
 	for (i = 1; i <= n; i++)
 		printf "%s-u%d|{\"event_id\":\"%s-e%d\",\"type\":\"screening_started\",\"user_id\":\"%s-u%d\",\"occurred_at\":\"2030-01-01T10:00:00+05:30\",\"phone\":\"+9198765%05d\",\"lang\":\"ta\",\"pincode\":\"600001\"}\n", id, i, id, i, id, i, i % 100000
 }' >"$RUN/events"
-kcat -b "$B" -P -t user_journey -K'|' -X partitioner=murmur2_random \
-	-l "$RUN/events"
+produce_keyed "$B" user_journey "$RUN/events"
 
-ready() { curl -sf "127.0.0.1:$1/readyz" >/dev/null; }
-wait_until 120 ready "$port1" || die "worker 1 not ready"
-wait_until 120 ready "$port2" || die "worker 2 not ready"
+wait_until 120 admin_ready "$port1" || die "worker 1 not ready"
+wait_until 120 admin_ready "$port2" || die "worker 2 not ready"
 lagless() { [[ $(curl -sf "127.0.0.1:$1/tasks" |
 	jq '[.[] | select(.state == "running") | .lag] | add // 1') == 0 ]]; }
 wait_until 180 lagless "$port1" || die "worker 1 did not catch up"

@@ -50,26 +50,12 @@ TMP=$(mktemp -d /tmp/sluice-20-api.XXXXXX)
 T0=$(now_ms)
 API_PID=
 API_URL=
+FAIL_LOG=$TMP/api.log	# fail (lib.sh) shows its end
 export SLUICE_API_TOKEN=$TOKEN
-
-fail()
-{
-	say "FAIL: $*"
-	[[ -s $TMP/api.log ]] && tail -n 20 "$TMP/api.log" >&2
-	exit 1
-}
-
-ok()
-{
-	say "ok: $*"
-}
 
 cleanup()
 {
-	if [[ -n $API_PID ]]; then
-		kill -TERM "$API_PID" 2>/dev/null || true
-		wait "$API_PID" 2>/dev/null || true
-	fi
+	sluice_api_stop 2>/dev/null || true
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -83,25 +69,13 @@ sql()
 # environment on top; sets API_PID and API_URL.
 api_start()
 {
-	: >"$TMP/api.log"
-	env SLUICE_API_LISTEN=127.0.0.1:0 SLUICE_LOG_LEVEL=info "$@" \
-		"$SLUICE" api >>"$TMP/api.log" 2>&1 &
-	API_PID=$!
-	wait_until 20 grep -q ' listening ' "$TMP/api.log" ||
-		fail "api did not start"
-	API_URL=http://127.0.0.1:$(sed -n 's/.* listening .*port=\([0-9]*\).*/\1/p' \
-		"$TMP/api.log" | head -n 1)
+	sluice_api_start "$TMP/api.log" "$@" || fail "api did not start"
 }
 
 # api_stop: SIGTERM; the API must exit 0.
 api_stop()
 {
-	local rc=0
-
-	kill -TERM "$API_PID"
-	wait "$API_PID" || rc=$?
-	API_PID=
-	((rc == 0)) || fail "api exited $rc after SIGTERM"
+	sluice_api_stop || fail "api exited $? after SIGTERM"
 }
 
 # req METHOD PATH [BODY_FILE] [curl args...]: sets STATUS, $TMP/out (body)

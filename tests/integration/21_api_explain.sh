@@ -30,7 +30,6 @@ cd "$ROOT"
 
 SLUICE=${SLUICE_BIN:-$ROOT/sluice}
 : "${SLUICE_KAFKA_BOOTSTRAP_SERVERS:?needs the exports of scripts/services.sh}"
-PG_BIN=/usr/lib/postgresql/15/bin
 RUN=h10x$(date +%s)$RANDOM
 TOKEN=tok-$RUN-$RANDOM$RANDOM
 TMP=$(mktemp -d /tmp/sluice-21-explain.XXXXXX)
@@ -38,6 +37,7 @@ PGDIR=$TMP/pg
 PG_PORT=
 API_PID=
 API_URL=
+FAIL_LOG=$TMP/api.log	# fail (lib.sh) shows its end
 
 # Statements the API issues that read or write the three tables, one
 # fragment each (as the plan's "Query Text" shows it), and where.
@@ -58,33 +58,10 @@ STATEMENTS=(
 # SQL in api/*.c naming the tables after FROM, INTO, UPDATE or JOIN.
 SQL_MENTIONS=12
 
-fail()
-{
-	say "FAIL: $*"
-	[[ -s $TMP/api.log ]] && tail -n 20 "$TMP/api.log" >&2
-	exit 1
-}
-
-ok()
-{
-	say "ok: $*"
-}
-
-as_pg()
-{
-	(cd / && runuser -u postgres -- "$@")
-}
-
 cleanup()
 {
-	if [[ -n $API_PID ]]; then
-		kill -TERM "$API_PID" 2>/dev/null || true
-		wait "$API_PID" 2>/dev/null || true
-	fi
-	if [[ -f $PGDIR/data/postmaster.pid ]]; then
-		as_pg "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m immediate -w \
-			stop >/dev/null 2>&1 || true
-	fi
+	sluice_api_stop 2>/dev/null || true
+	pg_private_stop "$PGDIR" immediate 2>/dev/null || true
 	if [[ -n ${KEEP_LOGS:-} ]]; then
 		cp "$PGDIR/pg.log" "$TMP/api.log" "$KEEP_LOGS/" || true
 	fi
@@ -92,40 +69,17 @@ cleanup()
 }
 trap cleanup EXIT
 
-# free_port: a port in 25000-29999 nothing listens on.
-free_port()
-{
-	local p
-
-	for _ in $(seq 1 50); do
-		p=$((25000 + RANDOM % 5000))
-		if ! port_open "$p" && ! port_open $((p + 1)); then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
 # pg_up: initdb and start PostgreSQL with auto_explain on every statement.
 pg_up()
 {
-	PG_PORT=$(free_port) || fail "no free port"
-	mkdir -p "$PGDIR"
-	chown postgres:postgres "$PGDIR"
-	chmod 700 "$PGDIR"
-	chmod 755 "$TMP"
-	as_pg "$PG_BIN/initdb" --no-sync -A trust -E UTF8 -U postgres \
-		-D "$PGDIR/data" >"$TMP/initdb.log" 2>&1 ||
-		fail "initdb: $(tail -n 5 "$TMP/initdb.log")"
-	as_pg "$PG_BIN/pg_ctl" -w -t 60 -D "$PGDIR/data" -l "$PGDIR/pg.log" \
-		-o "-p $PG_PORT -k $PGDIR -c listen_addresses=127.0.0.1" \
-		-o "-c fsync=off -c max_connections=50" \
+	PG_PORT=$(random_free_port) || fail "no free port"
+	pg_private_init "$PGDIR" || fail "initdb failed"
+	pg_private_start "$PGDIR" "$PG_PORT" \
 		-o "-c log_line_prefix='%m [%p] %a: '" \
 		-o "-c session_preload_libraries=auto_explain" \
 		-o "-c auto_explain.log_min_duration=0" \
-		-o "-c auto_explain.log_nested_statements=on" \
-		start >/dev/null || fail "postgres did not start"
+		-o "-c auto_explain.log_nested_statements=on" ||
+		fail "postgres did not start"
 	PG_URL=postgresql://postgres@127.0.0.1:$PG_PORT/sluice
 }
 
@@ -174,12 +128,8 @@ ok "own PostgreSQL on $PG_PORT; 20k screenings, outbox rows and keys"
 # ---- 2. the API issues its statements --------------------------------------
 
 start_line=$(($(wc -l <"$PGDIR/pg.log") + 1))
-SLUICE_API_TOKEN=$TOKEN SLUICE_PG_URL=$PG_URL SLUICE_API_LISTEN=127.0.0.1:0 \
-	SLUICE_LOG_LEVEL=info "$SLUICE" api >"$TMP/api.log" 2>&1 &
-API_PID=$!
-wait_until 20 grep -q ' listening ' "$TMP/api.log" || fail "api did not start"
-API_URL=http://127.0.0.1:$(sed -n 's/.* listening .*port=\([0-9]*\).*/\1/p' \
-	"$TMP/api.log" | head -n 1)
+sluice_api_start "$TMP/api.log" SLUICE_API_TOKEN="$TOKEN" \
+	SLUICE_PG_URL="$PG_URL" || fail "api did not start"
 
 post()
 {
@@ -224,9 +174,7 @@ wait_until 30 relayed || fail "outbox rows not relayed"
 	'1 hour 30 seconds'") == 0 ]] || fail "the relay did not delete expired rows"
 [[ $(sql "SELECT count(*) FROM idempotency_keys WHERE created_at < now() -
 	interval '1 day'") == 0 ]] || fail "expired keys not deleted"
-kill -TERM "$API_PID"
-wait "$API_PID" || fail "api exit status $?"
-API_PID=
+sluice_api_stop || fail "api exit status $?"
 ok "api: 5 screenings (1 replayed), 2 reads, relay, expiry"
 
 # ---- 3. the plans ----------------------------------------------------------

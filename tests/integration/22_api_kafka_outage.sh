@@ -41,26 +41,12 @@ BROKER=
 API_PID=
 API_URL=
 LOOP_PID=
-
-fail()
-{
-	say "FAIL: $*"
-	[[ -s $TMP/api.log ]] && tail -n 30 "$TMP/api.log" >&2
-	exit 1
-}
-
-ok()
-{
-	say "ok: $*"
-}
+FAIL_LOG=$TMP/api.log	# fail (lib.sh) shows its end
 
 cleanup()
 {
 	[[ -n $LOOP_PID ]] && kill "$LOOP_PID" 2>/dev/null
-	if [[ -n $API_PID ]]; then
-		kill -TERM "$API_PID" 2>/dev/null || true
-		wait "$API_PID" 2>/dev/null || true
-	fi
+	sluice_api_stop 2>/dev/null || true
 	stop_pid "test broker" "$KDIR/kafka.pid" 30
 	psql -X -q "${SLUICE_PG_URL%/*}/postgres" \
 		-c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
@@ -70,21 +56,6 @@ cleanup()
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-# free_port: a port in 25000-29999 that is free, and the next one too.
-free_port()
-{
-	local p
-
-	for _ in $(seq 1 50); do
-		p=$((25000 + RANDOM % 5000))
-		if ! port_open "$p" && ! port_open $((p + 1)); then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
 
 # ---- the broker ------------------------------------------------------------
 
@@ -105,7 +76,7 @@ broker_stop()
 		fail "test broker did not stop"
 }
 
-KPORT=$(free_port) || fail "no free port"
+KPORT=$(random_free_port) || fail "no free port"
 BROKER=127.0.0.1:$KPORT
 broker_start
 SLUICE_PG_URL=$PG_URL SLUICE_KAFKA_BOOTSTRAP_SERVERS=$BROKER \
@@ -115,13 +86,9 @@ ok "own broker on $BROKER, database $DB"
 
 # ---- the API and the loop --------------------------------------------------
 
-SLUICE_API_TOKEN=$TOKEN SLUICE_PG_URL=$PG_URL \
-	SLUICE_KAFKA_BOOTSTRAP_SERVERS=$BROKER SLUICE_API_LISTEN=127.0.0.1:0 \
-	SLUICE_LOG_LEVEL=info "$SLUICE" api >"$TMP/api.log" 2>&1 &
-API_PID=$!
-wait_until 20 grep -q ' listening ' "$TMP/api.log" || fail "api did not start"
-API_URL=http://127.0.0.1:$(sed -n 's/.* listening .*port=\([0-9]*\).*/\1/p' \
-	"$TMP/api.log" | head -n 1)
+sluice_api_start "$TMP/api.log" SLUICE_API_TOKEN="$TOKEN" \
+	SLUICE_PG_URL="$PG_URL" SLUICE_KAFKA_BOOTSTRAP_SERVERS="$BROKER" ||
+	fail "api did not start"
 AUTH="Authorization: Bearer $TOKEN"
 
 # post_loop: a screening every ~50 ms until $TMP/stop exists; one line
@@ -219,7 +186,5 @@ extra=$(comm -13 "$TMP/want" "$TMP/have" | wc -l)
 ((extra == 0)) || fail "$extra records in user_journey the API never answered"
 ok "user_journey: all $total event_ids exactly once (outbox drained $t_drained ms after the stop)"
 
-kill -TERM "$API_PID"
-wait "$API_PID" || fail "api exit status $?"
-API_PID=
+sluice_api_stop || fail "api exit status $?"
 say "22_api_kafka_outage: all checks passed"

@@ -29,7 +29,6 @@ cd "$ROOT"
 
 SLUICE=${SLUICE_BIN:-$ROOT/sluice}
 : "${SLUICE_KAFKA_BOOTSTRAP_SERVERS:?needs the exports of scripts/services.sh}"
-PG_BIN=/usr/lib/postgresql/15/bin
 DOWN_S=${DOWN_S:-10}
 RUN=h10p$(date +%s)$RANDOM
 TOKEN=tok-$RUN-$RANDOM$RANDOM
@@ -40,36 +39,14 @@ PG_URL=
 API_PID=
 API_URL=
 LOOP_PID=
+FAIL_LOG=$TMP/api.log	# fail (lib.sh) shows its end
 AUTH="Authorization: Bearer $TOKEN"
-
-fail()
-{
-	say "FAIL: $*"
-	[[ -s $TMP/api.log ]] && tail -n 30 "$TMP/api.log" >&2
-	exit 1
-}
-
-ok()
-{
-	say "ok: $*"
-}
-
-as_pg()
-{
-	(cd / && runuser -u postgres -- "$@")
-}
 
 cleanup()
 {
 	[[ -n $LOOP_PID ]] && kill "$LOOP_PID" 2>/dev/null
-	if [[ -n $API_PID ]]; then
-		kill -TERM "$API_PID" 2>/dev/null || true
-		wait "$API_PID" 2>/dev/null || true
-	fi
-	if [[ -f $PGDIR/data/postmaster.pid ]]; then
-		as_pg "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m immediate -w \
-			stop >/dev/null 2>&1 || true
-	fi
+	sluice_api_stop 2>/dev/null || true
+	pg_private_stop "$PGDIR" immediate 2>/dev/null || true
 	if [[ -n ${KEEP_LOGS:-} ]]; then
 		cp "$TMP"/*.log "$PGDIR/pg.log" "$KEEP_LOGS/" 2>/dev/null || true
 	fi
@@ -77,39 +54,15 @@ cleanup()
 }
 trap cleanup EXIT
 
-# free_port: a port in 25000-29999 nothing listens on.
-free_port()
-{
-	local p
-
-	for _ in $(seq 1 50); do
-		p=$((25000 + RANDOM % 5000))
-		if ! port_open "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
 pg_start()
 {
-	as_pg "$PG_BIN/pg_ctl" -w -t 60 -D "$PGDIR/data" -l "$PGDIR/pg.log" \
-		-o "-p $PG_PORT -k $PGDIR -c listen_addresses=127.0.0.1" \
-		-o "-c fsync=off -c max_connections=50" \
-		start >/dev/null || fail "postgres did not start"
+	pg_private_start "$PGDIR" "$PG_PORT" || fail "postgres did not start"
 }
 
 pg_up()
 {
-	PG_PORT=$(free_port) || fail "no free port"
-	mkdir -p "$PGDIR"
-	chown postgres:postgres "$PGDIR"
-	chmod 700 "$PGDIR"
-	chmod 755 "$TMP"
-	as_pg "$PG_BIN/initdb" --no-sync -A trust -E UTF8 -U postgres \
-		-D "$PGDIR/data" >"$TMP/initdb.log" 2>&1 ||
-		fail "initdb: $(tail -n 5 "$TMP/initdb.log")"
+	PG_PORT=$(random_free_port) || fail "no free port"
+	pg_private_init "$PGDIR" || fail "initdb failed"
 	pg_start
 	PG_URL=postgresql://postgres@127.0.0.1:$PG_PORT/sluice
 }
@@ -143,12 +96,8 @@ screening()
 pg_up
 SLUICE_PG_URL=$PG_URL "$SLUICE" migrate --no-clickhouse --no-kafka \
 	>"$TMP/migrate.log" 2>&1 || fail "migrate: $(cat "$TMP/migrate.log")"
-SLUICE_API_TOKEN=$TOKEN SLUICE_PG_URL=$PG_URL SLUICE_API_LISTEN=127.0.0.1:0 \
-	SLUICE_LOG_LEVEL=info "$SLUICE" api >"$TMP/api.log" 2>&1 &
-API_PID=$!
-wait_until 20 grep -q ' listening ' "$TMP/api.log" || fail "api did not start"
-API_URL=http://127.0.0.1:$(sed -n 's/.* listening .*port=\([0-9]*\).*/\1/p' \
-	"$TMP/api.log" | head -n 1)
+sluice_api_start "$TMP/api.log" SLUICE_API_TOKEN="$TOKEN" \
+	SLUICE_PG_URL="$PG_URL" || fail "api did not start"
 set -- $(call POST /v1/screenings "$(screening "$RUN-first")")
 [[ $1 == 201 ]] || fail "first screening: $1 $(cat "$TMP/out")"
 SID=$(jq -r .screening_id "$TMP/out")
@@ -184,8 +133,7 @@ sleep 3
 
 # ---- 3. PostgreSQL down ----------------------------------------------------
 
-as_pg "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m fast -w stop >/dev/null ||
-	fail "pg_ctl stop"
+pg_private_stop "$PGDIR" fast || fail "pg_ctl stop"
 t_down=$(now_ms)
 say "postgres stopped"
 checks=0
@@ -274,7 +222,5 @@ relayed()
 wait_until 30 relayed || fail "the relay did not send everything after"
 ok "$total loop requests: each 201 stored once with its event, no half-writes, no 500, all relayed"
 
-kill -TERM "$API_PID"
-wait "$API_PID" || fail "api exit status $?"
-API_PID=
+sluice_api_stop || fail "api exit status $?"
 say "23_api_pg_outage: all checks passed"

@@ -30,17 +30,6 @@ DRIVE=$ROOT/tests/bin/ch_sink_drive
 DB=h4test_$(date +%s)_$RANDOM
 TMP=$(mktemp -d /tmp/sluice-30-clickhouse.XXXXXX)
 
-fail()
-{
-	say "FAIL: $*"
-	exit 1
-}
-
-ok()
-{
-	say "ok: $*"
-}
-
 cleanup()
 {
 	if [[ -n ${CH:-} ]]; then

@@ -246,17 +246,6 @@ fresh_app()
 	ok "$1 starts at the end of user_journey ($out)"
 }
 
-# free_port FROM: the first port at or above FROM that nobody listens on.
-free_port()
-{
-	local p=$1
-
-	while port_open "$p"; do
-		p=$((p + 1))
-	done
-	echo "$p"
-}
-
 # start RUN APP CLOCK SPEED [KEY=VALUE...]: a journey worker of
 # application APP (state in $RUN/APP) with its clock at CLOCK running
 # SPEED times real time; log in $RUN/RUN.log, admin port in $RUN/RUN.port.
@@ -265,7 +254,7 @@ start()
 	local run=$1 app=$2 clock=$3 speed=$4 port
 
 	shift 4
-	port=$(free_port "$PORT_BASE")
+	port=$(first_free_port "$PORT_BASE")
 	mkdir -p "$RUN/$app"
 	echo "$port" >"$RUN/$run.port"
 	echo "$(now_ms) $(ms "$clock") $speed" >"$RUN/$run.clock"

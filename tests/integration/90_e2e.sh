@@ -54,17 +54,6 @@ ok()
 	say "ok: $*"
 }
 
-# free_port FROM: the first port at or above FROM that nobody listens on.
-free_port()
-{
-	local p=$1
-
-	while port_open "$p"; do
-		p=$((p + 1))
-	done
-	echo "$p"
-}
-
 services()
 {
 	if [[ -z ${SLUICE_KAFKA_BOOTSTRAP_SERVERS:-} ||
@@ -103,8 +92,8 @@ run_day()
 {
 	local api admin
 
-	api=$(free_port 18480)
-	admin=$(free_port $((api + 1)))
+	api=$(first_free_port 18480)
+	admin=$(first_free_port $((api + 1)))
 	DEMO_USE_ENV=1 DEMO_USERS=$USERS DEMO_SEED=$SEED DEMO_DATE=$DAY \
 		DEMO_APP_ID=$APP_ID DEMO_API_LISTEN=127.0.0.1:$api \
 		DEMO_ADMIN_LISTEN=127.0.0.1:$admin DEMO_TIMEOUT=180 \
