@@ -1,41 +1,12 @@
 -- api_journey.lua — wrk script for POST /v1/journey: screening_step
 -- events, each with its own user id; the API fills event_id and
--- occurred_at.  Needs the environment: API_BENCH_TOKEN, API_BENCH_RUN.
-local token = os.getenv("API_BENCH_TOKEN")
-local run = os.getenv("API_BENCH_RUN") or "bench"
-local counter = 0
-local tid = 0
-local threads = {}
+-- occurred_at.  Needs the environment: API_BENCH_TOKEN, API_BENCH_RUN
+-- (see api_common.lua).
+local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or ""
+local api = dofile(dir .. "api_common.lua")
 
-function setup(thread)
-	thread:set("tid", #threads + 1)
-	table.insert(threads, thread)
-end
-
-function init(args)
-	tid = tonumber(wrk.thread:get("tid")) or 0
-	wrk.method = "POST"
-	wrk.headers["Content-Type"] = "application/json"
-	wrk.headers["Authorization"] = "Bearer " .. token
-end
-
-function request()
-	counter = counter + 1
-	local body = string.format(
+api.post(function(run, tid, n)
+	return string.format(
 		'{"type":"screening_step","user_id":"%s-j%d-%d","step":%d,' ..
-		'"channel":"whatsapp"}', run, tid, counter, counter % 7 + 1)
-	return wrk.format(nil, nil, nil, body)
-end
-
--- API_BENCH_DEBUG=1: print the first answers that are not 2xx (slows
--- wrk down: it then reads every response body).
-if os.getenv("API_BENCH_DEBUG") then
-	local shown = 0
-
-	function response(status, headers, body)
-		if status >= 300 and shown < 3 then
-			shown = shown + 1
-			io.stderr:write(status .. " " .. body .. "\n")
-		end
-	end
-end
+		'"channel":"whatsapp"}', run, tid, n, n % 7 + 1)
+end)
