@@ -1,10 +1,11 @@
 /*
  * event.c — journey events (SPEC section 2): parsing and validation.
  *
- * ev_parse checks the raw bytes first (UTF-8, control characters,
- * "\u0000", which cJSON would cut a string at), then lets cJSON parse,
- * then validates the object field by field in the order of the table
- * below, so the first broken rule is always the same one.
+ * ev_parse checks the raw bytes first, in one pass (UTF-8, control
+ * characters, "\u0000", which cJSON would cut a string at), then lets
+ * cJSON parse, then validates the object: one pass finds each member's
+ * row of the table below, then the rules are checked in the table's
+ * order, so the first broken rule is always the same one.
  */
 #include <math.h>
 #include <stdint.h>
@@ -52,42 +53,51 @@ const char *ev_type_name(enum ev_type t)
 /* ---- Field rules -------------------------------------------------------- */
 
 /*
- * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing
- * past U+10FFFF, no sequence cut short.
+ * The length of the UTF-8 sequence that starts with the byte p[0] >=
+ * 0x80 (2-4), or 0 when it is not one in strict UTF-8 (RFC 3629): no
+ * overlong forms, no surrogates, nothing past U+10FFFF, no sequence
+ * cut short.  `avail` bytes are readable at p.
  */
+static size_t utf8_seq(const unsigned char *p, size_t avail)
+{
+	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 1;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 2;
+		lo = c == 0xE0 ? 0xA0 : 0x80; /* overlong */
+		hi = c == 0xED ? 0x9F : 0xBF; /* surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 3;
+		lo = c == 0xF0 ? 0x90 : 0x80; /* overlong */
+		hi = c == 0xF4 ? 0x8F : 0xBF; /* > U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (avail - 1 < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t k = 2; k <= n; k++)
+		if (p[k] < 0x80 || p[k] > 0xBF)
+			return 0;
+	return n + 1;
+}
+
 int ev_valid_utf8(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
+	size_t i = 0, n;
 
 	while (i < len) {
-		unsigned char c = p[i];
-		unsigned char lo = 0x80, hi = 0xBF;
-		size_t n;
-
-		if (c < 0x80) {
+		if (p[i] < 0x80) {
 			i++;
 			continue;
 		}
-		if (c >= 0xC2 && c <= 0xDF) {
-			n = 1;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			n = 2;
-			lo = c == 0xE0 ? 0xA0 : 0x80; /* overlong */
-			hi = c == 0xED ? 0x9F : 0xBF; /* surrogates */
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			n = 3;
-			lo = c == 0xF0 ? 0x90 : 0x80; /* overlong */
-			hi = c == 0xF4 ? 0x8F : 0xBF; /* > U+10FFFF */
-		} else {
+		n = utf8_seq(p + i, len - i);
+		if (n == 0)
 			return 0;
-		}
-		if (len - i - 1 < n || p[i + 1] < lo || p[i + 1] > hi)
-			return 0;
-		for (size_t k = 2; k <= n; k++)
-			if (p[i + k] < 0x80 || p[i + k] > 0xBF)
-				return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
 }
@@ -371,82 +381,135 @@ static int json_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/*
- * What cJSON lets through: raw control characters (it skips them as
- * white space, and keeps them inside strings) and "\u0000", which ends
- * its C string early, silently shortening the value.  NULL when clean.
- */
-static const char *raw_scan(const char *buf, size_t len)
+/* Printable ASCII but '"' and '\\': no state changes, nothing to check. */
+static int plain(unsigned char c)
 {
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* `why`, unless the bytes from the fault on are bad UTF-8. */
+static const char *raw_fail(const char *rest, size_t len, const char *why)
+{
+	return ev_valid_utf8(rest, len) ? why : "must be valid UTF-8";
+}
+
+/*
+ * The raw bytes, in one pass: strict UTF-8 (ev_valid_utf8), and what
+ * cJSON lets through: raw control characters (it skips them as white
+ * space, and keeps them inside strings) and "\u0000", which ends its C
+ * string early, silently shortening the value.  NULL when clean, else
+ * the rule broken; bad UTF-8 anywhere is the one reported.
+ *
+ * Bytes >= 0x80 are never quotes, backslashes or control characters,
+ * so only ASCII bytes move the in-string state.
+ */
+static const char *raw_check(const char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)buf;
 	int in_str = 0;
+	size_t i = 0, n;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)buf[i];
+	while (i < len) {
+		unsigned char c = p[i];
 
-		if (c < 0x20 && !(!in_str && json_space((char)c)))
-			return "must be valid JSON: control character";
-		if (!in_str) {
-			in_str = c == '"';
+		if (plain(c)) {
+			i++;
 			continue;
 		}
-		if (c == '"') {
+		if (c >= 0x80) {
+			n = utf8_seq(p + i, len - i);
+			if (n == 0)
+				return "must be valid UTF-8";
+			i += n;
+			continue;
+		}
+		if (c < 0x20 && (in_str || !json_space((char)c)))
+			return raw_fail(buf + i, len - i,
+					"must be valid JSON: control "
+					"character");
+		if (!in_str) {
+			in_str = c == '"';
+		} else if (c == '"') {
 			in_str = 0;
 		} else if (c == '\\' && i + 1 < len) {
-			if (buf[i + 1] == 'u' && i + 5 < len &&
+			if (p[i + 1] == 'u' && i + 5 < len &&
 			    memcmp(buf + i + 2, "0000", 4) == 0)
-				return "must not contain \\u0000";
-			i++;
+				return raw_fail(buf + i, len - i,
+						"must not contain \\u0000");
+			/* the escaped byte; a lead byte is checked above */
+			if (p[i + 1] < 0x80)
+				i++;
 		}
+		i++;
 	}
 	return NULL;
 }
 
-int ev_parse(const char *buf, size_t len, cJSON **out, ev_error *err)
+/*
+ * One JSON object and nothing after it but white space, from bytes
+ * that passed raw_check.  SL_OK with *out, or SL_EPARSE.
+ */
+static int parse_json(const char *buf, size_t len, cJSON **out, ev_error *err)
 {
-	const char *end = NULL, *why;
-	cJSON *obj = NULL;
+	const char *end = NULL;
+	cJSON *obj;
+
+	obj = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+	if (obj == NULL)
+		return fail(err, SL_EPARSE, "", "must be valid JSON");
+	for (; end < buf + len; end++) {
+		if (!json_space(*end)) {
+			cJSON_Delete(obj);
+			return fail(err, SL_EPARSE, "",
+				    "must be one JSON value, without trailing "
+				    "data");
+		}
+	}
+	if (!cJSON_IsObject(obj)) {
+		cJSON_Delete(obj);
+		return fail(err, SL_EPARSE, "", "must be a JSON object");
+	}
+	*out = obj;
+	return SL_OK;
+}
+
+int ev_parse_object(const char *buf, size_t len, cJSON **out, ev_error *err)
+{
+	const char *why;
 	size_t skip = 0;
-	int rc;
 
 	*out = NULL;
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
-
-	/* The raw bytes. */
 	while (buf != NULL && skip < len && json_space(buf[skip]))
 		skip++;
 	if (buf == NULL || skip == len)
 		return fail(err, SL_EPARSE, "", "must not be empty");
-	if (!ev_valid_utf8(buf, len))
-		return fail(err, SL_EPARSE, "", "must be valid UTF-8");
-	if ((why = raw_scan(buf, len)) != NULL)
+	if ((why = raw_check(buf, len)) != NULL)
 		return fail(err, SL_EPARSE, "", why);
+	return parse_json(buf, len, out, err);
+}
 
-	/* One JSON object and nothing after it but white space. */
-	obj = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-	if (obj == NULL) {
-		rc = fail(err, SL_EPARSE, "", "must be valid JSON");
-		goto out;
-	}
-	for (; end < buf + len; end++) {
-		if (!json_space(*end)) {
-			rc = fail(err, SL_EPARSE, "",
-				  "must be one JSON value, without trailing "
-				  "data");
-			goto out;
-		}
-	}
-	if (!cJSON_IsObject(obj)) {
-		rc = fail(err, SL_EPARSE, "", "must be a JSON object");
-		goto out;
-	}
+int ev_parse_fields(const char *buf, size_t len, cJSON **out, ev_fields *f,
+		    ev_error *err)
+{
+	cJSON *obj;
+	int rc;
 
-	rc = ev_validate(obj, err);
-	if (rc == SL_OK) {
-		*out = obj; /* the caller owns it now */
-		obj = NULL;
+	*out = NULL;
+	rc = ev_parse_object(buf, len, &obj, err);
+	if (rc != SL_OK)
+		return rc;
+	rc = ev_validate_fields(obj, f, err);
+	if (rc != SL_OK) {
+		cJSON_Delete(obj);
+		return rc;
 	}
-out:
-	cJSON_Delete(obj);
-	return rc;
+	*out = obj; /* the caller owns it now */
+	return SL_OK;
+}
+
+int ev_parse(const char *buf, size_t len, cJSON **out, ev_error *err)
+{
+	return ev_parse_fields(buf, len, out, NULL, err);
 }

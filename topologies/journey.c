@@ -113,10 +113,11 @@ static void touch(struct journey_state *s, int64_t at)
 		s->last_activity_ms = at;
 }
 
-/* Apply one valid event to the user's entry. */
-static int apply(sl_store *st, enum ev_type type, const cJSON *ev, int64_t at)
+/* Apply one valid event (its fields in f) to the user's entry. */
+static int apply(sl_store *st, const cJSON *ev, const ev_fields *f)
 {
-	const char *user = str(ev, "user_id");
+	const char *user = ev_str(f, EV_F_USER_ID);
+	int64_t at = f->occurred_at_ms;
 	struct journey_state s;
 	sl_bytes v;
 	int exists, rc;
@@ -131,19 +132,19 @@ static int apply(sl_store *st, enum ev_type type, const cJSON *ev, int64_t at)
 		s.last_reminder_day = JS_NO_DAY;
 	}
 
-	switch (type) {
+	switch (f->type) {
 	case EV_SCREENING_STARTED:
 		if (!(s.flags & JS_STARTED) || at < s.started_at_ms)
 			s.started_at_ms = at;
 		s.flags |= JS_STARTED;
-		copy_field(s.phone, sizeof(s.phone), str(ev, "phone"));
-		copy_field(s.lang, sizeof(s.lang), str(ev, "lang"));
-		copy_field(s.pincode, sizeof(s.pincode), str(ev, "pincode"));
+		copy_field(s.phone, sizeof(s.phone), ev_str(f, EV_F_PHONE));
+		copy_field(s.lang, sizeof(s.lang), ev_str(f, EV_F_LANG));
+		copy_field(s.pincode, sizeof(s.pincode),
+			   ev_str(f, EV_F_PINCODE));
 		touch(&s, at);
 		return save(st, user, &s);
 	case EV_SCREENING_STEP: {
-		const cJSON *step =
-			cJSON_GetObjectItemCaseSensitive(ev, "step");
+		const cJSON *step = f->m[EV_F_STEP];
 
 		if (!exists)
 			return SL_OK; /* no start seen: nothing to remind */
@@ -164,6 +165,7 @@ static int apply(sl_store *st, enum ev_type type, const cJSON *ev, int64_t at)
 		s.flags &= (uint8_t)~JS_OPTED_OUT;
 		return save(st, user, &s);
 	case EV_REMINDER_FAILED: {
+		/* not a field of the schema: looked up here */
 		const char *code = str(ev, "error_code");
 
 		if (!exists || code == NULL || strcmp(code, "131050") != 0)
@@ -181,12 +183,12 @@ static int track(sl_ctx *ctx, const sl_record *rec, void *ud)
 {
 	sl_store *st = sl_ctx_store(ctx, JOURNEY_STORE);
 	cJSON *ev = NULL;
+	ev_fields f;
 	ev_error err;
-	int64_t at = 0;
 	int rc;
 
 	(void)ud;
-	rc = ev_parse(rec->value.data, rec->value.len, &ev, &err);
+	rc = ev_parse_fields(rec->value.data, rec->value.len, &ev, &f, &err);
 	if (rc != SL_OK) {
 		char reason[300];
 
@@ -195,8 +197,7 @@ static int track(sl_ctx *ctx, const sl_record *rec, void *ud)
 			 err.field[0] ? ": " : "", err.rule);
 		return sl_ctx_dead_letter(ctx, rec, reason);
 	}
-	sl_time_parse_rfc3339(str(ev, "occurred_at"), &at);
-	rc = apply(st, ev_type_from_string(str(ev, "type")), ev, at);
+	rc = apply(st, ev, &f);
 	cJSON_Delete(ev);
 	return rc;
 }

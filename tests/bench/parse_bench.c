@@ -10,6 +10,8 @@
  * round times, in separate passes over all events:
  *
  *	parse     cJSON_ParseWithLength + cJSON_Delete (the JSON library)
+ *	object    ev_parse_object + cJSON_Delete (the raw bytes' checks
+ *		  and the JSON, without the event rules)
  *	validate  ev_validate on an object parsed beforehand
  *	ev_parse  ev_parse + cJSON_Delete (everything the step does before
  *		  it touches the store)
@@ -123,6 +125,19 @@ static double pb_validate(const pb_events *e, cJSON **objs, size_t *ok)
 	return (pb_now() - t0) / (double)e->n;
 }
 
+static double pb_object(const pb_events *e)
+{
+	ev_error err;
+	cJSON *obj;
+	double t0 = pb_now();
+
+	for (size_t i = 0; i < e->n; i++) {
+		ev_parse_object(e->val[i], e->len[i], &obj, &err);
+		cJSON_Delete(obj);
+	}
+	return (pb_now() - t0) / (double)e->n;
+}
+
 static double pb_ev_parse(const pb_events *e, size_t *ok)
 {
 	ev_error err;
@@ -153,7 +168,7 @@ int main(int argc, char **argv)
 	pb_events e = { 0 };
 	cJSON **objs = NULL;
 	const char *file = NULL;
-	double parse = 0, validate = 0, full = 0;
+	double parse = 0, object = 0, validate = 0, full = 0;
 	size_t valid = 0, ok = 0;
 	int rounds = 5, c, rc = 1;
 
@@ -179,12 +194,13 @@ int main(int argc, char **argv)
 
 	for (int r = 0; r < rounds; r++) {
 		parse = pb_min(parse, pb_parse(&e));
+		object = pb_min(object, pb_object(&e));
 		validate = pb_min(validate, pb_validate(&e, objs, &valid));
 		full = pb_min(full, pb_ev_parse(&e, &ok));
 	}
-	printf("events=%zu valid=%zu parse_ns=%.0f validate_ns=%.0f "
-	       "ev_parse_ns=%.0f\n",
-	       e.n, ok, parse, validate, full);
+	printf("events=%zu valid=%zu parse_ns=%.0f object_ns=%.0f "
+	       "validate_ns=%.0f ev_parse_ns=%.0f\n",
+	       e.n, ok, parse, object, validate, full);
 	rc = valid == ok ? 0 : 1;
 out:
 	if (objs != NULL)

@@ -704,6 +704,70 @@ static void test_json_edges(void **state)
 	expect_raw(json, SL_EPARSE, "", NULL);
 }
 
+/* Several raw faults: bad UTF-8 anywhere is the one reported. */
+static void test_raw_fault_order(void **state)
+{
+	(void)state;
+	expect_raw("{\"a\":\"\x01\",\"b\":\"\xff\"}", SL_EPARSE, "",
+		   "must be valid UTF-8");
+	expect_raw("{\"a\":\"\\u0000\",\"b\":\"\xc3\"}", SL_EPARSE, "",
+		   "must be valid UTF-8");
+	expect_raw("{\"a\":\"\\u0000\",\"b\":\"\x01\"}", SL_EPARSE, "",
+		   "must not contain \\u0000");
+	expect_raw("{\"a\":\"\x01\",\"b\":\"\\u0000\"}", SL_EPARSE, "",
+		   "must be valid JSON: control character");
+	/* An escaped multi-byte character is still checked as UTF-8. */
+	expect_raw("{\"a\":\"\\\xc3\xa9\"}", SL_EPARSE, "",
+		   "must be valid JSON");
+	expect_raw("{\"a\":\"\\\xc3\x28\"}", SL_EPARSE, "",
+		   "must be valid UTF-8");
+	/* An escaped control character is cJSON's to refuse. */
+	expect_raw("{\"a\":\"\\\x01\"}", SL_EPARSE, "", "must be valid JSON");
+}
+
+/* The parse without the event rules, as the API uses it. */
+static void test_parse_object(void **state)
+{
+	const char *ev =
+		"{\"event_id\":\"e\",\"type\":\"opted_in\","
+		"\"user_id\":\"u\",\"occurred_at\":\"2025-06-01T13:30:00Z\"}";
+	ev_fields f;
+	ev_error err;
+	cJSON *o = (cJSON *)&err;
+
+	(void)state;
+	assert_int_equal(ev_parse_object("{}", 2, &o, &err), SL_OK);
+	assert_true(cJSON_IsObject(o) && o->child == NULL);
+	cJSON_Delete(o);
+	assert_int_equal(ev_parse_object(" {\"step\":0} ", 12, &o, &err),
+			 SL_OK);
+	assert_int_equal(cJSON_GetObjectItem(o, "step")->valueint, 0);
+	cJSON_Delete(o);
+
+	assert_int_equal(ev_parse_object("[]", 2, &o, &err), SL_EPARSE);
+	assert_null(o);
+	assert_string_equal(err.rule, "must be a JSON object");
+	assert_int_equal(ev_parse_object("{\"a\":\"\xff\"}", 10, &o, &err),
+			 SL_EPARSE);
+	assert_null(o);
+	assert_string_equal(err.rule, "must be valid UTF-8");
+	assert_int_equal(ev_parse_object(" ", 1, &o, &err), SL_EPARSE);
+	assert_string_equal(err.rule, "must not be empty");
+
+	/* ev_parse_fields: the object and its fields, or nothing. */
+	assert_int_equal(ev_parse_fields(ev, strlen(ev), &o, &f, &err), SL_OK);
+	assert_int_equal(f.type, EV_OPTED_IN);
+	assert_ptr_equal(f.m[EV_F_USER_ID],
+			 cJSON_GetObjectItemCaseSensitive(o, "user_id"));
+	assert_int_equal(f.occurred_at_ms, 1748784600000LL);
+	cJSON_Delete(o);
+	assert_int_equal(ev_parse_fields("{}", 2, &o, &f, &err), SL_EINVAL);
+	assert_null(o);
+	assert_string_equal(err.field, "event_id");
+	assert_int_equal(ev_parse_fields("{", 1, &o, &f, NULL), SL_EPARSE);
+	assert_null(o);
+}
+
 /* ev_validate on objects built in code, as the API builds them. */
 static void test_validate_direct(void **state)
 {
@@ -759,6 +823,8 @@ int main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_json_edges),
 		cmocka_unit_test(test_validate_direct),
+		cmocka_unit_test(test_raw_fault_order),
+		cmocka_unit_test(test_parse_object),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
