@@ -17,7 +17,9 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. -MMD -MP \
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 ifdef SANITIZE
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+# A sanitizer report fails the program, so a test cannot pass over one.
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=$(SANITIZE)
 BUILD    := build/san
 else
@@ -33,6 +35,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=tests/bin/%)
 
+, := ,
 .PHONY: all run test unit integration bench check services services-stop \
         deps clean
 
@@ -65,9 +68,18 @@ run: deps
 	@$(MAKE) -s all
 	@scripts/run-main.sh
 
+# `make test` runs the unit tests twice: as built, then built with
+# AddressSanitizer and UndefinedBehaviorSanitizer (build/san/tests/).
+ifdef SANITIZE
+SAN_UNIT :=
+else
+SAN_UNIT := $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
+endif
+
 test: deps
 	@$(MAKE) -s all $(UNIT_BIN)
-	@scripts/test.sh $(UNIT_BIN)
+	@$(if $(SAN_UNIT),$(MAKE) -s SANITIZE=address$(,)undefined $(SAN_UNIT))
+	@scripts/test.sh $(UNIT_BIN) $(SAN_UNIT)
 
 unit: $(UNIT_BIN)
 	@scripts/test.sh --unit-only $(UNIT_BIN)

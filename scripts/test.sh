@@ -3,7 +3,8 @@
 #
 #   scripts/test.sh [--unit-only] [UNIT_TEST_BINARY...]
 #
-# 1. Every unit test binary given (timeout 120 s each).
+# 1. Every unit test binary given (timeout 120 s each); one under build/san/
+#    (the sanitizer build) is named unit-asan-ubsan/NAME.
 # 2. Unless --unit-only: start the services (scripts/services.sh start),
 #    then every tests/integration/*.sh in name order (timeout 600 s each),
 #    from the repository root, with the services' SLUICE_* exports and
@@ -72,7 +73,12 @@ mkdir -p "$LOGS"
 
 # 1. Unit tests.
 for bin in "$@"; do
-	run_one "unit/$(basename "$bin")" "$UNIT_TIMEOUT" "$bin"
+	if [[ $bin == */san/* ]]; then
+		run_one "unit-asan-ubsan/$(basename "$bin")" "$UNIT_TIMEOUT" \
+			"$bin"
+	else
+		run_one "unit/$(basename "$bin")" "$UNIT_TIMEOUT" "$bin"
+	fi
 done
 
 # 2. Integration tests on the real services.

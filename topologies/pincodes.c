@@ -303,7 +303,8 @@ static int group_rows(struct raw_rows *rr, pc_table *t)
 	size_t i = 0;
 	int rc = SL_OK;
 
-	qsort(rr->v, rr->n, sizeof(*rr->v), raw_cmp);
+	if (rr->n > 0) /* an empty file leaves v NULL */
+		qsort(rr->v, rr->n, sizeof(*rr->v), raw_cmp);
 	t->entries = calloc(rr->n ? rr->n : 1, sizeof(*t->entries));
 	if (t->entries == NULL)
 		return SL_ENOMEM;
