@@ -653,6 +653,7 @@ static void task_start(sl_app *app, struct task *t)
 	rd_kafka_topic_partition_list_t *l =
 		rd_kafka_topic_partition_list_new(1);
 	rd_kafka_error_t *e;
+	int64_t lo, hi;
 	sl_ctx ctx;
 
 	task_query_position(app, t);
@@ -660,8 +661,15 @@ static void task_start(sl_app *app, struct task *t)
 	for (int s = 0; s < app->topo->nstores; s++)
 		if (app->changelog[s] != NULL)
 			app->clog_acked[s][t->partition] = -1;
+	if (rd_kafka_query_watermark_offsets(app->producer, app->topo->source,
+					     t->partition, &lo, &hi, 10000) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		hi = -1;
 	pthread_mutex_lock(&app->tasks_lock);
 	t->state = TASK_RUNNING;
+	/* /tasks: the lag from the start, not 0 until the first commit */
+	t->pub_position = t->position;
+	t->pub_end = hi;
 	pthread_mutex_unlock(&app->tasks_lock);
 	if (app->topo->init_fn != NULL && app_ensure_txn(app) == SL_OK) {
 		memset(&ctx, 0, sizeof(ctx));
@@ -764,12 +772,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	rd_kafka_error_t *e = NULL;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		atomic_store(&app->assigned_once, 1);
 		if (coop)
 			e = rd_kafka_incremental_assign(rk, ps);
 		else
 			rd_kafka_assign(rk, ps);
 		tasks_assign(app, ps);
+		/* after the tasks show RESTORING: /readyz must not see a gap */
+		atomic_store(&app->assigned_once, 1);
 	} else {
 		tasks_revoke(app, ps);
 		if (coop)

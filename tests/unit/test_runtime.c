@@ -2,7 +2,8 @@
  * test_runtime.c — the processor runtime against librdkafka's mock
  * cluster: records reach their task's store (and only that partition's
  * database), every write is in the changelog, a worker with an empty
- * state directory restores the store from the changelog, and one with
+ * state directory restores the store from the changelog (and is not
+ * ready before it has), and one with
  * its checkpoint restores nothing; daily punctuation on a manual clock
  * in Asia/Kolkata and across America/New_York's DST changes.
  * (Semantics that the mock does not model, like transactions, are
@@ -146,19 +147,28 @@ static int tasks_running(sl_app *app)
 	return running;
 }
 
-/* Run until every task is running and `until` says stop (or 30 s). */
-static void run_app(sl_app *app, long long records)
+/*
+ * Run until every task is running, `records` are processed and
+ * committed (or 30 s).  Returns the records restored when app_is_ready
+ * first said yes (sampled every 10 ms), -1 if it never did.
+ */
+static long long run_app(sl_app *app, long long records)
 {
 	struct run r = { app, -1 };
 	pthread_t th;
+	long long restored_at_ready = -1;
 	int waited = 0;
 
 	assert_int_equal(pthread_create(&th, NULL, runner, &r), 0);
 	for (;;) {
-		usleep(100 * 1000);
-		waited += 100;
-		if (atomic_load(&app->stats.records) >= records &&
-		    app_is_ready(app) &&
+		int ready;
+
+		usleep(10 * 1000);
+		waited += 10;
+		ready = app_is_ready(app);
+		if (ready && restored_at_ready < 0)
+			restored_at_ready = atomic_load(&app->stats.restored);
+		if (atomic_load(&app->stats.records) >= records && ready &&
 		    atomic_load(&app->stats.commits) >= (records > 0) &&
 		    tasks_running(app) == PARTS)
 			break;
@@ -166,13 +176,14 @@ static void run_app(sl_app *app, long long records)
 			fprintf(stderr, "records=%lld commits=%lld ready=%d\n",
 				(long long)atomic_load(&app->stats.records),
 				(long long)atomic_load(&app->stats.commits),
-				app_is_ready(app));
+				ready);
 		assert_true(waited < 30000);
 	}
 	usleep(300 * 1000); /* a commit interval or two */
 	sl_app_stop(app);
 	pthread_join(th, NULL);
 	assert_int_equal(r.rc, SL_OK);
+	return restored_at_ready;
 }
 
 /* Read every key's count straight from the LMDB files. */
@@ -243,7 +254,8 @@ static void test_process_restore_checkpoint(void **state)
 	 * the changelog, which holds one record per processed input.
 	 */
 	app = new_app(&cfg, dirs[1]);
-	run_app(app, 0);
+	/* not ready (/readyz) before the assignment and its restore */
+	assert_int_equal(run_app(app, 0), NRECORDS);
 	assert_int_equal(atomic_load(&app->stats.records), 0);
 	assert_int_equal(restored_total(app), NRECORDS);
 	sl_app_free(app);
