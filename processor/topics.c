@@ -135,3 +135,26 @@ out:
 		rd_kafka_queue_destroy(q);
 	return rc;
 }
+
+int sl_topics_ensure_cfg(const sl_config *cfg,
+			 const struct sl_topic_spec *specs, int n,
+			 sl_errbuf *eb)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char errstr[256];
+	rd_kafka_t *rk;
+	int rc = sl_kafka_conf_apply(conf, cfg, eb);
+
+	if (rc != SL_OK) {
+		rd_kafka_conf_destroy(conf);
+		return rc;
+	}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return sl_errbuf_set(eb, SL_EKAFKA, "%s", errstr);
+	}
+	rc = sl_topics_ensure(rk, cfg, specs, n, eb);
+	rd_kafka_destroy(rk);
+	return rc;
+}

@@ -23,6 +23,15 @@ struct sl_topic_spec {
 int sl_topics_ensure(rd_kafka_t *rk, const sl_config *cfg,
 		     const struct sl_topic_spec *specs, int n, sl_errbuf *eb);
 
+/*
+ * sl_topics_ensure through a short-lived producer made from cfg's kafka.*
+ * keys, destroyed before returning: for a caller with no client of its
+ * own.  SL_OK, SL_ECONFIG (a kafka.* key), or SL_EKAFKA with eb set.
+ */
+int sl_topics_ensure_cfg(const sl_config *cfg,
+			 const struct sl_topic_spec *specs, int n,
+			 sl_errbuf *eb);
+
 /* Number of partitions of `topic`, or a negative SL_E* code. */
 int sl_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms);
 

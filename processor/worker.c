@@ -308,23 +308,8 @@ static int ensure_topics(struct worker *w, sl_errbuf *eb)
 		{ "send_reminder", 0, 0 },
 		{ "pincodes", 0, 1 },
 	};
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char errstr[256];
-	rd_kafka_t *rk;
-	int rc = sl_kafka_conf_apply(conf, w->cfg, eb);
 
-	if (rc != SL_OK) {
-		rd_kafka_conf_destroy(conf);
-		return rc;
-	}
-	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (rk == NULL) {
-		rd_kafka_conf_destroy(conf);
-		return sl_errbuf_set(eb, SL_EKAFKA, "%s", errstr);
-	}
-	rc = sl_topics_ensure(rk, w->cfg, specs, 3, eb);
-	rd_kafka_destroy(rk);
-	return rc;
+	return sl_topics_ensure_cfg(w->cfg, specs, 3, eb);
 }
 
 static int wanted(const char *list, const char *name)

@@ -1360,27 +1360,10 @@ static int configure(struct wa_topo *w, const sl_config *cfg, sl_errbuf *eb)
 static int ensure_source(const sl_config *cfg, const char *topic, sl_errbuf *eb)
 {
 	struct sl_topic_spec spec = { topic, 0, 0 };
-	rd_kafka_conf_t *conf;
-	rd_kafka_t *rk;
-	char errstr[256];
-	int rc;
 
 	if (strcmp(topic, "send_reminder") == 0)
 		return SL_OK;
-	conf = rd_kafka_conf_new();
-	rc = sl_kafka_conf_apply(conf, cfg, eb);
-	if (rc != SL_OK) {
-		rd_kafka_conf_destroy(conf);
-		return rc;
-	}
-	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (rk == NULL) {
-		rd_kafka_conf_destroy(conf);
-		return sl_errbuf_set(eb, SL_EKAFKA, "%s", errstr);
-	}
-	rc = sl_topics_ensure(rk, cfg, &spec, 1, eb);
-	rd_kafka_destroy(rk);
-	return rc;
+	return sl_topics_ensure_cfg(cfg, &spec, 1, eb);
 }
 
 int whatsapp_topology(const sl_config *cfg, sl_topology **out, sl_errbuf *eb)
