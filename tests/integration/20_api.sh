@@ -3,12 +3,17 @@
 #
 # Uses SLUICE_PG_URL, SLUICE_PGBOUNCER_URL, SLUICE_KAFKA_BOOTSTRAP_SERVERS
 # (and SLUICE_CLICKHOUSE_URL for migrate) as exported by scripts/test.sh,
-# and SLUICE_BIN.  Every user id of a run starts with a prefix of its
-# own, so other tests writing to the same database and topic do not
-# disturb the counts.
+# and SLUICE_BIN.  The PostgreSQL side is a database of this run's own on
+# that server (made by the first migrate, dropped at exit, also on a
+# failure), reached directly and through PgBouncer (whose `*` entry
+# passes any database name on): another `sluice api` on the shared
+# database would relay this test's outbox rows.  Every user id of a run
+# starts with a prefix of its own, so other tests writing to the same
+# topic do not disturb the counts.
 #
-#  1. migrate twice: both succeed, the second creates nothing; the tables,
-#     indexes and topics exist; api refuses to start without api.token;
+#  1. migrate twice: both succeed, the first creates the database, the
+#     second creates nothing; the tables, indexes and topics exist; api
+#     refuses to start without api.token;
 #  2. 20 screenings -> 201 with UUIDs; 20 rows in PostgreSQL equal to
 #     what was sent; their outbox rows are marked sent; 20 journey events
 #     (4 types, event_id given or not) -> 202;
@@ -41,10 +46,30 @@ cd "$ROOT"
 SLUICE=${SLUICE_BIN:-$ROOT/sluice}
 : "${SLUICE_PG_URL:?needs the exports of scripts/services.sh}"
 : "${SLUICE_KAFKA_BOOTSTRAP_SERVERS:?needs the exports of scripts/services.sh}"
-PGB_URL=${SLUICE_PGBOUNCER_URL:-}
 BROKER=$SLUICE_KAFKA_BOOTSTRAP_SERVERS
 TOPIC=user_journey
 RUN=h3t$(date +%s)$RANDOM
+
+# url_db URL DB: URL (postgresql://...) naming database DB instead.
+url_db()
+{
+	local base=${1%%\?*} query=
+
+	[[ $1 == *\?* ]] && query="?${1#*\?}"
+	printf '%s/%s%s\n' "${base%/*}" "$2" "$query"
+}
+
+# This run's database, on the servers of the exported URLs; the API and
+# migrate get it through the environment, sql() below through the URL.
+DB=sluice_t20_$RUN
+PG_ADMIN_URL=$(url_db "$SLUICE_PG_URL" postgres)
+SLUICE_PG_URL=$(url_db "$SLUICE_PG_URL" "$DB")
+export SLUICE_PG_URL
+PGB_URL=
+if [[ -n ${SLUICE_PGBOUNCER_URL:-} ]]; then
+	PGB_URL=$(url_db "$SLUICE_PGBOUNCER_URL" "$DB")
+fi
+export SLUICE_PGBOUNCER_URL=$PGB_URL
 TOKEN=tok-$RUN-$RANDOM$RANDOM
 TMP=$(mktemp -d /tmp/sluice-20-api.XXXXXX)
 T0=$(now_ms)
@@ -53,12 +78,19 @@ API_URL=
 FAIL_LOG=$TMP/api.log	# fail (lib.sh) shows its end
 export SLUICE_API_TOKEN=$TOKEN
 
+# cleanup: the API stopped, the database dropped (FORCE: PgBouncer may
+# still hold idle server connections to it), the scratch folder removed.
 cleanup()
 {
 	sluice_api_stop 2>/dev/null || true
+	psql -X -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" \
+		-c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null ||
+		say "could not drop database $DB"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 sql()
 {
@@ -139,6 +171,8 @@ journey_records()
 
 "$SLUICE" migrate >"$TMP/m1" 2>&1 || { cat "$TMP/m1" >&2; fail "migrate"; }
 "$SLUICE" migrate >"$TMP/m2" 2>&1 || { cat "$TMP/m2" >&2; fail "migrate 2"; }
+grep -qx "postgresql: database $DB created" "$TMP/m1" ||
+	fail "first migrate did not create $DB: $(cat "$TMP/m1")"
 grep -q ' created\( \|$\)' <(grep -v '^postgresql: function' "$TMP/m2") &&
 	fail "second migrate created something: $(cat "$TMP/m2")"
 for o in screenings outbox idempotency_keys screenings_user_id_idx \
@@ -153,7 +187,7 @@ for t in user_journey send_reminder; do
 	kcat -b "$BROKER" -L -t "$t" 2>/dev/null | grep -q "topic \"$t\"" ||
 		fail "migrate: topic $t missing"
 done
-ok "migrate twice, schema and topics present"
+ok "migrate twice into database $DB, schema and topics present"
 
 if env -u SLUICE_API_TOKEN SLUICE_API_LISTEN=127.0.0.1:0 "$SLUICE" api \
 	>"$TMP/notoken" 2>&1; then
