@@ -11,6 +11,8 @@
 #   --prefix P   count only users whose user_id starts with P (the
 #                generator's users of one run: "u-<seed>-")
 #   --date D     count only reminders for local date D (default: all)
+#   --since MS   read send_reminder from the first record stamped at or
+#                after MS (Unix milliseconds; default: the beginning)
 #   --json       print one JSON object instead of the table
 #
 # Environment: SLUICE_CLICKHOUSE_URL (http://127.0.0.1:8123),
@@ -28,11 +30,11 @@ CH_URL=${SLUICE_CLICKHOUSE_URL:-http://127.0.0.1:8123}
 CH_DB=${SLUICE_CLICKHOUSE_DATABASE:-default}
 KAFKA=${SLUICE_KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}
 VIEW=journey_events_dedup
-json=0 prefix= date=
+json=0 prefix= date= since=
 
 usage()
 {
-	sed -n '2,18s/^# \{0,1\}//p' "$0"
+	sed -n '2,20s/^# \{0,1\}//p' "$0"
 }
 
 while (($#)); do
@@ -40,6 +42,7 @@ while (($#)); do
 	--json) json=1 ;;
 	--prefix) prefix=${2:?--prefix needs a value}; shift ;;
 	--date) date=${2:?--date needs a value}; shift ;;
+	--since) since=${2:?--since needs a value}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -50,6 +53,8 @@ done
 	die "--prefix: letters, digits and :._- only"
 [[ -z $date || $date =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}$ ]] ||
 	die "--date: YYYY-MM-DD"
+[[ -z $since || $since =~ ^[0-9]+$ ]] ||
+	die "--since: Unix milliseconds"
 
 # ch_query SQL: run SQL on ClickHouse, print the answer.
 ch_query()
@@ -97,7 +102,8 @@ reminder_numbers()
 	local values err
 
 	err=$(mktemp)
-	if ! values=$(kcat -b "$KAFKA" -C -t send_reminder -o beginning -e -q \
+	if ! values=$(kcat -b "$KAFKA" -C -t send_reminder \
+		-o "${since:+s@}${since:-beginning}" -e -q \
 		-f '%s\n' 2>"$err"); then
 		say "$(head -c 300 "$err")"
 		rm -f "$err"
