@@ -251,7 +251,7 @@ static int migrate_kafka(const sl_config *cfg, sl_errbuf *eb)
 	char err[256];
 	int had[2], rc;
 
-	rd_kafka_conf_set_log_cb(conf, aprod_log_cb);
+	rd_kafka_conf_set_log_cb(conf, sl_kafka_log_cb);
 	rc = sl_kafka_conf_apply(conf, cfg, eb);
 	if (rc != SL_OK) {
 		rd_kafka_conf_destroy(conf);

@@ -164,20 +164,6 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	return 0; /* librdkafka frees json */
 }
 
-void aprod_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-		  const char *buf)
-{
-	(void)rk;
-	if (level <= 3)
-		SL_ERROR("kafka", "%s: %s", fac, buf);
-	else if (level == 4)
-		SL_WARN("kafka", "%s: %s", fac, buf);
-	else if (level <= 6)
-		SL_INFO("kafka", "%s: %s", fac, buf);
-	else
-		SL_DEBUG("kafka", "%s: %s", fac, buf);
-}
-
 struct conf_ctx {
 	rd_kafka_conf_t *conf;
 	sl_errbuf *eb;
@@ -235,7 +221,7 @@ static int build_conf(aprod *p, const sl_config *cfg, rd_kafka_conf_t **out,
 	rd_kafka_conf_set_opaque(cc.conf, p);
 	rd_kafka_conf_set_dr_msg_cb(cc.conf, on_delivery);
 	rd_kafka_conf_set_error_cb(cc.conf, on_error);
-	rd_kafka_conf_set_log_cb(cc.conf, aprod_log_cb);
+	rd_kafka_conf_set_log_cb(cc.conf, sl_kafka_log_cb);
 	rd_kafka_conf_set_stats_cb(cc.conf, on_stats);
 	*out = cc.conf;
 	return SL_OK;

@@ -71,10 +71,6 @@ void aprod_purge(aprod *p);
 /* 1 after a fatal producer error. */
 int aprod_failed(const aprod *p);
 
-/* librdkafka's log lines into ours (for rd_kafka_conf_set_log_cb). */
-void aprod_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-		  const char *buf);
-
 /* Counters for metrics. */
 typedef struct aprod_stats {
 	uint64_t delivered, failed;

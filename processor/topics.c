@@ -3,7 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "processor/log.h"
 #include "processor/topics.h"
+
+/* How long the first metadata request may take. */
+#define BROKER_WAIT_MS 10000
 
 struct conf_apply {
 	rd_kafka_conf_t *conf;
@@ -22,11 +26,26 @@ static int apply_one(const char *key, const char *value, void *ud)
 	return SL_OK;
 }
 
+void sl_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+		     const char *buf)
+{
+	(void)rk;
+	if (level <= 3)
+		SL_ERROR("kafka", "%s: %s", fac, buf);
+	else if (level == 4)
+		SL_WARN("kafka", "%s: %s", fac, buf);
+	else if (level <= 6)
+		SL_INFO("kafka", "%s: %s", fac, buf);
+	else
+		SL_DEBUG("kafka", "%s: %s", fac, buf);
+}
+
 int sl_kafka_conf_apply(rd_kafka_conf_t *conf, const sl_config *cfg,
 			sl_errbuf *eb)
 {
 	struct conf_apply ca = { conf, eb };
 
+	rd_kafka_conf_set_log_cb(conf, sl_kafka_log_cb);
 	return sl_config_each(cfg, "kafka.", apply_one, &ca);
 }
 
@@ -87,6 +106,31 @@ out:
 	return rc;
 }
 
+/*
+ * One metadata request (brokers only) before anything else, so an
+ * unreachable cluster is reported at once and by address, not as a
+ * timeout per topic.
+ */
+static int brokers_answer(rd_kafka_t *rk, const sl_config *cfg,
+			  sl_errbuf *eb)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_metadata(rk, 0, NULL, &md, BROKER_WAIT_MS);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return sl_errbuf_set(
+			eb, err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+					err == RD_KAFKA_RESP_ERR__TIMED_OUT
+				? SL_ETIMEOUT
+				: SL_EKAFKA,
+			"kafka brokers unreachable (%s) within %d s: %s",
+			sl_config_get(cfg, "kafka.bootstrap.servers"),
+			BROKER_WAIT_MS / 1000, rd_kafka_err2str(err));
+	rd_kafka_metadata_destroy(md);
+	return SL_OK;
+}
+
 int sl_topics_ensure(rd_kafka_t *rk, const sl_config *cfg,
 		     const struct sl_topic_spec *specs, int n, sl_errbuf *eb)
 {
@@ -98,6 +142,9 @@ int sl_topics_ensure(rd_kafka_t *rk, const sl_config *cfg,
 
 	if (nt == NULL)
 		return SL_ENOMEM;
+	rc = brokers_answer(rk, cfg, eb);
+	if (rc != SL_OK)
+		goto out;
 	sl_config_int(cfg, "topic.partitions", &parts, NULL);
 	sl_config_int(cfg, "topic.replication.factor", &repl, NULL);
 	for (int i = 0; i < n; i++) {

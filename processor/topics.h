@@ -36,10 +36,15 @@ int sl_topics_ensure_cfg(const sl_config *cfg,
 int sl_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms);
 
 /*
- * Apply every kafka.* key of the config to a librdkafka conf.
+ * Apply every kafka.* key of the config to a librdkafka conf, and route
+ * librdkafka's log lines through Sluice's log (sl_kafka_log_cb).
  * SL_OK or SL_ECONFIG naming the key.
  */
 int sl_kafka_conf_apply(rd_kafka_conf_t *conf, const sl_config *cfg,
 			sl_errbuf *eb);
+
+/* librdkafka's log callback: its syslog levels onto Sluice's log. */
+void sl_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+		     const char *buf);
 
 #endif
