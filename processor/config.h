@@ -11,6 +11,21 @@
  * Secrets (keys naming a token, password or key, and the password in
  * pg.url) are never printed by sl_config_dump().
  *
+ * Loading checks what it loads, so that bad configuration stops a
+ * command before anything starts.  A file may set only known keys:
+ * those in config.c's table, any `kafka.*` key (librdkafka checks
+ * those) and `whatsapp.template.<lang>` / `whatsapp.template_lang.<lang>`;
+ * another key is an error naming the file, the line and the key, with
+ * "did you mean ...?" when a known key is a few edits away.  The table
+ * gives each key a kind (integer, number, duration, time of day,
+ * instant, boolean, string) and an integer its range; a value, from a
+ * file or the environment, that does not fit is an error naming where
+ * it came from, the key, the rule and the value.  A SLUICE_* variable
+ * that sets no key is only logged (WARN, by name): scripts export
+ * SLUICE_BIN, SLUICE_ROOT and the like, which config.c lists as not
+ * configuration and does not warn about.  Values set with
+ * sl_config_set() are not checked.
+ *
  * Strings returned by the getters live as long as the config or until
  * the key is set again.
  */
@@ -29,8 +44,17 @@ sl_config *sl_config_new(void);
 void sl_config_free(sl_config *cfg);
 
 int sl_config_set(sl_config *cfg, const char *key, const char *value);
+
+/*
+ * Read a file of key = value lines, then the environment.  SL_OK, or
+ * SL_ECONFIG with the reason in eb (unknown key, bad value, unreadable
+ * file); keys read before the failing one stay set.
+ */
 int sl_config_load_file(sl_config *cfg, const char *path, sl_errbuf *eb);
 int sl_config_load_env(sl_config *cfg, sl_errbuf *eb);
+
+/* 1 when a file may set key (see above), else 0. */
+int sl_config_key_known(const char *key);
 
 /* The value, or NULL when unset or empty. */
 const char *sl_config_get(const sl_config *cfg, const char *key);
