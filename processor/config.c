@@ -459,9 +459,8 @@ static int check_entry(const char *where, const char *key, const char *value,
 				     "%s?)",
 				     where, key, near);
 	return sl_errbuf_set(eb, SL_ECONFIG,
-			     "%s: unknown key '%.100s' (the keys are listed "
-			     "in processor/config.c; kafka.* go to "
-			     "librdkafka)",
+			     "%s: unknown key '%.100s' (docs/CONFIG.md lists "
+			     "the keys; kafka.* go to librdkafka)",
 			     where, key);
 }
 
