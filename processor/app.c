@@ -203,6 +203,11 @@ static void rewind_tasks(sl_app *app)
 		t->position = t->committed;
 		for (int k = 0; k < app->topo->npuncts; k++)
 			t->punct[k].in_slice = 0;
+		/* The records are processed again: so are their rows. */
+		for (int s = 0; s < app->topo->nsinks; s++)
+			if (app->topo->sinks[s].ops != NULL)
+				app->topo->sinks[s].ops->discard(
+					app->topo->sinks[s].self, i);
 		if (t->committed >= 0)
 			rd_kafka_topic_partition_list_add(l, app->topo->source,
 							  i)
@@ -363,12 +368,23 @@ static int commit_alos(sl_app *app, int force)
 	return SL_OK;
 }
 
-static int commit_eos(sl_app *app)
+static int commit_eos(sl_app *app, int force)
 {
-	rd_kafka_topic_partition_list_t *offs = progress_offsets(app);
+	rd_kafka_topic_partition_list_t *offs;
 	rd_kafka_error_t *err = NULL;
 	int rc;
 
+	/*
+	 * The sinks first: the offsets may not commit past a row a sink
+	 * has not delivered.  On failure the transaction is aborted and
+	 * the input paused until the retry time (see app_int.h).
+	 */
+	if (sinks_pending(app) > 0 && flush_sinks(app, force) != SL_OK) {
+		abort_all(app, "a connector sink failed; retried later");
+		sinks_pause(app, 1);
+		return SL_ETRANSIENT;
+	}
+	offs = progress_offsets(app);
 	if (!app->in_kafka_txn) {
 		rd_kafka_topic_partition_list_destroy(offs);
 		return st_txn_commit(&app->txn);
@@ -424,7 +440,7 @@ static int app_commit(sl_app *app, int force)
 		app_publish(app);
 		return SL_OK;
 	}
-	rc = app->eos ? commit_eos(app) : commit_alos(app, force);
+	rc = app->eos ? commit_eos(app, force) : commit_alos(app, force);
 	app_publish(app);
 	app->dirty = 0;
 	app->last_commit_ms = now_mono();
@@ -1335,6 +1351,9 @@ static void loop_once(sl_app *app)
 	punctuate(app);
 	if (sinks_pending(app) > SINK_MAX_PENDING)
 		sinks_pause(app, 1);
+	else if (app->paused_for_sinks && sinks_pending(app) == 0 &&
+		 now_mono() >= app->sink_retry_ms)
+		sinks_pause(app, 0); /* exactly_once: rewound, try again */
 	if (now_mono() - app->last_commit_ms >= app->commit_interval_ms ||
 	    app->txn.writes > TXN_MAX_WRITES ||
 	    (app->sinks_failing && now_mono() >= app->sink_retry_ms))

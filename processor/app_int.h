@@ -24,9 +24,12 @@
  *     each store partition's acknowledged changelog offset as its
  *     checkpoint -> commit LMDB -> commit input offsets (only when every
  *     sink accepted its batch).
- *   exactly_once: send input offsets to the Kafka transaction -> commit
- *     it -> write checkpoints -> commit LMDB.  Any failure aborts both
- *     and rewinds the tasks to their last committed offsets.
+ *   exactly_once: flush connector sinks -> send input offsets to the
+ *     Kafka transaction -> commit it -> write checkpoints -> commit LMDB.
+ *     Any failure aborts both and rewinds the tasks to their last
+ *     committed offsets, dropping what the sinks hold for them.  A sink
+ *     that fails also pauses the input until its retry time; then the
+ *     rewound records are processed again and the sink tries anew.
  */
 #ifndef SL_APP_INT_H
 #define SL_APP_INT_H
