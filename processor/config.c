@@ -385,10 +385,18 @@ static void int_rule(const struct known *k, char *out, size_t n)
 			 (long long)k->lo, (long long)k->hi);
 }
 
+/* Keys whose empty value would leave nothing to run with. */
+static const char *const required[] = {
+	"application.id",
+	"kafka.bootstrap.servers",
+	"state.dir",
+};
+
 /*
  * SL_OK when v suits k's kind and range; else SL_ECONFIG with
  * "<where>: <key>: expected <rule>, got '<v>'" in eb.  An empty value
- * means unset (sl_config_get returns NULL for it) and always suits.
+ * means unset (sl_config_get returns NULL for it) and suits every key
+ * but those in required[].
  */
 static int check_value(const struct known *k, const char *where, const char *v,
 		       sl_errbuf *eb)
@@ -399,8 +407,16 @@ static int check_value(const struct known *k, const char *where, const char *v,
 	double d;
 	char *end;
 
-	if (v[0] == '\0')
+	if (v[0] == '\0') {
+		for (size_t i = 0; i < sizeof(required) / sizeof(*required);
+		     i++)
+			if (strcmp(k->key, required[i]) == 0)
+				return sl_errbuf_set(
+					eb, SL_ECONFIG,
+					"%s: %s: must not be empty", where,
+					k->key);
 		return SL_OK;
+	}
 	switch (k->kind) {
 	case KIND_STRING:
 		return SL_OK;

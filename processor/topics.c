@@ -111,8 +111,7 @@ out:
  * unreachable cluster is reported at once and by address, not as a
  * timeout per topic.
  */
-static int brokers_answer(rd_kafka_t *rk, const sl_config *cfg,
-			  sl_errbuf *eb)
+static int brokers_answer(rd_kafka_t *rk, const sl_config *cfg, sl_errbuf *eb)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err;
@@ -120,7 +119,8 @@ static int brokers_answer(rd_kafka_t *rk, const sl_config *cfg,
 	err = rd_kafka_metadata(rk, 0, NULL, &md, BROKER_WAIT_MS);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return sl_errbuf_set(
-			eb, err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+			eb,
+			err == RD_KAFKA_RESP_ERR__TRANSPORT ||
 					err == RD_KAFKA_RESP_ERR__TIMED_OUT
 				? SL_ETIMEOUT
 				: SL_EKAFKA,

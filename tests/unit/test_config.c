@@ -260,6 +260,30 @@ static void test_bad_values(void **state)
 	}
 }
 
+/* An empty value unsets a key, but these are needed to run at all. */
+static void test_required_not_empty(void **state)
+{
+	static const char *const keys[] = { "application.id",
+					    "kafka.bootstrap.servers",
+					    "state.dir" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		char text[128], path[128], want[300];
+		sl_errbuf eb;
+		sl_config *cfg;
+		int rc;
+
+		snprintf(text, sizeof(text), "%s =\n", keys[i]);
+		cfg = load_text(text, &rc, &eb, path, sizeof(path));
+		snprintf(want, sizeof(want), "%s:1: %s: must not be empty",
+			 path, keys[i]);
+		assert_int_equal(rc, SL_ECONFIG);
+		assert_string_equal(eb.msg, want);
+		sl_config_free(cfg);
+	}
+}
+
 static void test_good_values_load(void **state)
 {
 	char path[128];
@@ -674,7 +698,8 @@ static void test_every_read_key_known(void **state)
 
 /*
  * No SLUICE_* name the scripts and tests use draws the warning: each
- * is set (empty, or /dev/null for a _FILE) and the log must stay quiet.
+ * is set (empty, or /dev/null for a _FILE, or "x" for the keys that may
+ * not be empty) and the log must stay quiet.
  */
 static void test_script_env_names_quiet(void **state)
 {
@@ -703,7 +728,13 @@ static void test_script_env_names_quiet(void **state)
 		int file = len > 5 &&
 			   strcmp(f->item[i] + len - 5, "_FILE") == 0;
 
-		setenv(f->item[i], file ? "/dev/null" : "", 1);
+		int needed = strcmp(f->item[i], "SLUICE_APPLICATION_ID") == 0 ||
+			     strcmp(f->item[i],
+				    "SLUICE_KAFKA_BOOTSTRAP_SERVERS") == 0 ||
+			     strcmp(f->item[i], "SLUICE_STATE_DIR") == 0;
+
+		/* Empty unsets, except the keys that must not be empty. */
+		setenv(f->item[i], file ? "/dev/null" : needed ? "x" : "", 1);
 		saw_bin |= strcmp(f->item[i], "SLUICE_BIN") == 0;
 	}
 	log = load_env_logged(cfg, &rc, &eb);
@@ -748,6 +779,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_key_far_from_any),
 		cmocka_unit_test(test_passthrough_keys),
 		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_required_not_empty),
 		cmocka_unit_test(test_good_values_load),
 		cmocka_unit_test(test_env_unknown_warns_only),
 		cmocka_unit_test(test_env_bad_values),
