@@ -19,6 +19,10 @@
 #define POLL_BATCH 1000
 #define TXN_MAX_WRITES 200000
 #define SINK_MAX_PENDING 200000
+#define DL_LOG_MAX 20
+#define DL_LOG_WINDOW_MS 10000
+
+static void dl_log_roll(sl_app *app);
 #define FLUSH_TIMEOUT_MS 60000
 #define PUNCT_BUDGET_MS 10
 
@@ -440,6 +444,7 @@ static int app_commit(sl_app *app, int force)
 		app_publish(app);
 		return SL_OK;
 	}
+	dl_log_roll(app); /* says what it kept quiet, once it is over */
 	rc = app->eos ? commit_eos(app, force) : commit_alos(app, force);
 	app_publish(app);
 	app->dirty = 0;
@@ -494,6 +499,47 @@ int app_run_chain(sl_ctx *ctx, int from, const sl_record *rec)
 	return rc;
 }
 
+/*
+ * One WARN line per dead letter, up to DL_LOG_MAX in a DL_LOG_WINDOW_MS
+ * window; past that they are counted and the count is said once the
+ * window is over, so a topic full of bad records does not fill the log
+ * (the dead-letter topic and sluice_dead_letters_total have them all).
+ */
+static void dl_log_roll(sl_app *app)
+{
+	int64_t now = now_mono();
+
+	if (now - app->dl_window_start < DL_LOG_WINDOW_MS)
+		return;
+	if (app->dl_quiet > 0)
+		SL_WARN(COMP,
+			"%lld more dead letters not logged app=%s topic=%s "
+			"(all are on it)",
+			app->dl_quiet, app->group_id, app->dlq_topic);
+	app->dl_window_start = now;
+	app->dl_logged = 0;
+	app->dl_quiet = 0;
+}
+
+static void log_dead_letter(sl_app *app, const sl_record *rec,
+			    const char *reason)
+{
+	dl_log_roll(app);
+	if (app->dl_logged >= DL_LOG_MAX) {
+		app->dl_quiet++;
+		return;
+	}
+	app->dl_logged++;
+	SL_WARN(COMP,
+		"dead letter topic=%s partition=%d offset=%" PRId64
+		" reason=\"%s\"%s",
+		rec->topic ? rec->topic : "-", (int)rec->partition, rec->offset,
+		reason,
+		app->dl_logged == DL_LOG_MAX ? " (more in the next 10 s are "
+					       "counted, not logged)"
+					     : "");
+}
+
 int app_dead_letter(sl_app *app, const sl_record *rec, const char *topology,
 		    const char *step, const char *reason)
 {
@@ -511,11 +557,7 @@ int app_dead_letter(sl_app *app, const sl_record *rec, const char *topology,
 	rd_kafka_header_add(h, "sluice.step", -1, step ? step : "", -1);
 	atomic_fetch_add_explicit(&app->stats.dead_letters, 1,
 				  memory_order_relaxed);
-	SL_WARN(COMP,
-		"dead letter topic=%s partition=%d offset=%" PRId64
-		" reason=\"%s\"",
-		rec->topic ? rec->topic : "-", (int)rec->partition, rec->offset,
-		reason);
+	log_dead_letter(app, rec, reason);
 	return app_produce(app, app->dlq_topic, RD_KAFKA_PARTITION_UA,
 			   rec->key.data, rec->key.len, rec->value.data,
 			   rec->value.len, h, NULL);

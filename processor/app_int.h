@@ -140,6 +140,11 @@ struct sl_app {
 	int64_t sink_backoff_ms;
 	int paused_for_sinks;
 
+	/* dead-letter log lines: DL_LOG_MAX per DL_LOG_WINDOW_MS, then counted */
+	int64_t dl_window_start;
+	int dl_logged;
+	long long dl_quiet;
+
 	/* standby replicas: wanted (set by the worker), kept (app thread) */
 	pthread_mutex_t standby_lock;
 	unsigned char *standby_want;
