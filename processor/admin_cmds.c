@@ -1,6 +1,8 @@
 /*
  * admin_cmds.c — `sluice replay`, `sluice reset`, `sluice state`.
  */
+#include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +23,21 @@
 
 static const char *COMP = "replay";
 
+/* The result event of one admin request, or NULL with why on stderr. */
+static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, const char *cmd,
+				    const char *what)
+{
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+
+	if (ev != NULL && !rd_kafka_event_error(ev))
+		return ev;
+	fprintf(stderr, "sluice %s: %s: %s\n", cmd, what,
+		ev ? rd_kafka_event_error_string(ev) : "timed out");
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	return NULL;
+}
+
 static void replay_usage(FILE *f)
 {
 	fprintf(f,
@@ -33,7 +50,9 @@ static void replay_usage(FILE *f)
 		"event_id, Meta on event_id), so a backfill over\ndata already "
 		"delivered changes nothing.  Topologies: analytics, "
 		"conversions.\nA progress bar is drawn when stderr is a "
-		"terminal.\n");
+		"terminal.  A replay that ends\nwell deletes its consumer "
+		"group (<application.id>-replay-<unix time>-\n<topology>); "
+		"one stopped early or failed leaves it, and says which.\n");
 }
 
 struct replay_run {
@@ -76,7 +95,76 @@ static int parse_time(const char *s, int64_t *ms)
 	return -1;
 }
 
-int replay_main(int argc, char **argv)
+/* The error of the one group of a DeleteGroups result event. */
+static rd_kafka_resp_err_t delete_group_err(rd_kafka_event_t *ev)
+{
+	const rd_kafka_DeleteGroups_result_t *res =
+		rd_kafka_event_DeleteGroups_result(ev);
+	const rd_kafka_group_result_t **g = NULL;
+	size_t n = 0;
+
+	if (res != NULL)
+		g = rd_kafka_DeleteGroups_result_groups(res, &n);
+	if (n != 1)
+		return RD_KAFKA_RESP_ERR__FAIL;
+	if (rd_kafka_group_result_error(g[0]) == NULL)
+		return RD_KAFKA_RESP_ERR_NO_ERROR;
+	return rd_kafka_error_code(rd_kafka_group_result_error(g[0]));
+}
+
+/*
+ * Delete `group`, the consumer group of a replay that ended: no one
+ * uses it again.  Retried while the replay's member has not left it
+ * yet.  A failure is only logged: the replay itself is done.
+ */
+static void replay_drop_group(const sl_config *cfg, const char *group)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__FAIL;
+	rd_kafka_DeleteGroup_t *g = rd_kafka_DeleteGroup_new(group);
+	sl_errbuf eb = { { 0 } };
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_t *rk = NULL;
+	char errstr[256];
+
+	if (sl_kafka_conf_apply(conf, cfg, &eb) != SL_OK ||
+	    (rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
+			       sizeof(errstr))) == NULL) {
+		rd_kafka_conf_destroy(conf);
+		goto out;
+	}
+	q = rd_kafka_queue_new(rk);
+	for (int tries = 0; tries < 10; tries++) {
+		rd_kafka_event_t *ev;
+
+		if (tries > 0)
+			usleep(500 * 1000);
+		rd_kafka_DeleteGroups(rk, &g, 1, NULL, q);
+		ev = admin_wait(q, "replay", "delete group");
+		if (ev == NULL)
+			break;
+		err = delete_group_err(ev);
+		rd_kafka_event_destroy(ev);
+		if (err != RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP)
+			break;
+	}
+out:
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    err == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)
+		SL_INFO(COMP, "replay group deleted group=%s", group);
+	else
+		SL_WARN(COMP, "replay group left behind group=%s error=%s",
+			group, rd_kafka_err2str(err));
+	if (q != NULL)
+		rd_kafka_queue_destroy(q);
+	rd_kafka_DeleteGroup_destroy(g);
+	if (rk != NULL)
+		rd_kafka_destroy(rk);
+}
+
+/* --topology, --from, --to and --config; -1 to go on, else exit code. */
+static int replay_args(int argc, char **argv, const char **file,
+		       const char **name, int64_t *from, int64_t *to)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -86,24 +174,16 @@ int replay_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = NULL, *name = NULL;
-	int64_t from = 0, to = INT64_MAX;
-	struct replay_run r = { NULL, 0, 0 };
-	sl_topology *topo = NULL;
-	sl_errbuf eb = { { 0 } };
-	sl_config *cfg = NULL;
-	char id[512], dlq[512];
-	pthread_t th;
-	int c, rc = 1;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "c:t:f:u:h", opts, NULL)) != -1) {
 		if (c == 'c')
-			file = optarg;
+			*file = optarg;
 		else if (c == 't')
-			name = optarg;
-		else if (c == 'f' && parse_time(optarg, &from) != 0)
+			*name = optarg;
+		else if (c == 'f' && parse_time(optarg, from) != 0)
 			return 2;
-		else if (c == 'u' && parse_time(optarg, &to) != 0)
+		else if (c == 'u' && parse_time(optarg, to) != 0)
 			return 2;
 		else if (c == 'h') {
 			replay_usage(stdout);
@@ -113,10 +193,34 @@ int replay_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (name == NULL) {
+	if (*name == NULL) {
 		replay_usage(stderr);
 		return 2;
 	}
+	if (*from >= *to) {
+		fprintf(stderr, "sluice replay: --from must be before --to: "
+				"[--from, --to) holds no time\n");
+		return 2;
+	}
+	return -1;
+}
+
+int replay_main(int argc, char **argv)
+{
+	const char *file = NULL, *name = NULL;
+	int64_t from = 0, to = INT64_MAX;
+	struct replay_run r = { NULL, 0, 0 };
+	sl_topology *topo = NULL;
+	sl_errbuf eb = { { 0 } };
+	sl_config *cfg = NULL;
+	char id[512], dlq[512], group[1024];
+	pthread_t th;
+	int rc;
+
+	rc = replay_args(argc, argv, &file, &name, &from, &to);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 	cfg = sl_cli_config(file);
 	if (cfg == NULL)
 		return 1;
@@ -147,7 +251,8 @@ int replay_main(int argc, char **argv)
 		goto out;
 	}
 	sl_app_set_range(r.app, from, to);
-	SL_INFO(COMP, "replay started topology=%s group=%s-%s", name, id, name);
+	snprintf(group, sizeof(group), "%s", r.app->group_id);
+	SL_INFO(COMP, "replay started topology=%s group=%s", name, group);
 	pthread_create(&th, NULL, replay_thread, &r);
 	while (!r.done) {
 		if (sl_stop_requested)
@@ -158,6 +263,14 @@ int replay_main(int argc, char **argv)
 	pthread_join(th, NULL);
 	progress(r.app, isatty(STDERR_FILENO), 1);
 	rc = r.rc == SL_OK && !sl_stop_requested ? 0 : 1;
+
+	/* The app has left its group: a replay that ended well drops it. */
+	sl_app_free(r.app);
+	r.app = NULL;
+	if (rc == 0)
+		replay_drop_group(cfg, group);
+	else
+		SL_WARN(COMP, "replay group left behind group=%s", group);
 out:
 	sl_app_free(r.app);
 	sl_config_free(cfg);
@@ -241,13 +354,37 @@ out:
 
 /* ---- reset --------------------------------------------------------- */
 
+/*
+ * Reset, in order:
+ *
+ *   describe every group of the application --any member--> refuse
+ *        | all Empty or Dead                   (nothing changed)
+ *        v
+ *   per topology: move the group's offsets --refused--> stop
+ *        | Kafka took every offset
+ *        v
+ *   delete its changelogs, remove its state directory
+ *        | every topology done
+ *        v
+ *   delete the <application.id>-workers registry
+ *
+ * The groups described are all the campaign's topologies', not only the
+ * ones reset: every worker of the application reads the registry that
+ * a reset deletes.  The dry run describes them too, and refuses alike.
+ */
+
+#define RESET_MAX 64	/* topics deleted in one call */
+#define RESET_GROUPS 16 /* topologies in the campaign */
+
 struct reset {
 	sl_config *cfg;
-	rd_kafka_t *rk; /* a consumer without a group: admin and offsets */
-	int64_t to_ms;	/* 0: the earliest offsets */
+	const char *app;  /* application.id, owned by cfg */
+	const char *list; /* --topologies, or NULL: all */
+	rd_kafka_t *rk;	  /* a consumer without a group: admin and offsets */
+	int64_t to_ms;	  /* 0: the earliest offsets */
 	int dry;
 	int failed;
-	rd_kafka_DeleteTopic_t *del[64];
+	rd_kafka_DeleteTopic_t *del[RESET_MAX];
 	int ndel;
 };
 
@@ -261,23 +398,112 @@ static void reset_usage(FILE *f)
 		"3339; default the earliest),\nits changelog topics and the "
 		"<application.id>-workers registry are\ndeleted, and this "
 		"machine's state directories for it are removed.\nThe "
-		"dead-letter topic is kept.  --dry-run lists what it would do."
-		"\n");
+		"dead-letter topic is kept.  While any consumer group of the "
+		"application\nhas members (a worker runs), it refuses and "
+		"changes nothing.  --dry-run\nlists what it would do, or the "
+		"same refusal.\n");
 }
 
-/* Wait for one admin result event and report its error, if any. */
-static int admin_wait(rd_kafka_queue_t *q, const char *what)
+static int reset_selected(const struct reset *r, const char *topology)
 {
-	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-	int rc = 0;
+	return r->list == NULL || strstr(r->list, topology) != NULL;
+}
 
-	if (ev == NULL || rd_kafka_event_error(ev)) {
-		fprintf(stderr, "sluice reset: %s: %s\n", what,
-			ev ? rd_kafka_event_error_string(ev) : "timed out");
-		rc = -1;
+/*
+ * 0 when group `d` has no member (Empty, Dead or unknown to Kafka); -1
+ * when it has, with the group, its state, its members' count and hosts
+ * and `why` on stderr; -2 when Kafka did not describe it (why on stderr).
+ */
+static int group_idle(const rd_kafka_ConsumerGroupDescription_t *d,
+		      const char *why)
+{
+	const rd_kafka_error_t *e = rd_kafka_ConsumerGroupDescription_error(d);
+	const char *id = rd_kafka_ConsumerGroupDescription_group_id(d);
+	rd_kafka_consumer_group_state_t st;
+	size_t n;
+
+	if (e != NULL &&
+	    rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)
+		return 0;
+	if (e != NULL) {
+		fprintf(stderr,
+			"sluice reset: group %s: cannot tell whether a worker "
+			"uses it: %s\n",
+			id, rd_kafka_error_string(e));
+		return -2;
 	}
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
+	st = rd_kafka_ConsumerGroupDescription_state(d);
+	n = rd_kafka_ConsumerGroupDescription_member_count(d);
+	if (n == 0 && (st == RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY ||
+		       st == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD))
+		return 0;
+
+	fprintf(stderr, "sluice reset: group %s is %s with %zu member%s", id,
+		rd_kafka_consumer_group_state_name(st), n, n == 1 ? "" : "s");
+	for (size_t m = 0; m < n && m < 8; m++) {
+		const rd_kafka_MemberDescription_t *md =
+			rd_kafka_ConsumerGroupDescription_member(d, m);
+
+		fprintf(stderr, "%s%s", m == 0 ? " (hosts: " : ", ",
+			rd_kafka_MemberDescription_host(md));
+	}
+	fprintf(stderr, "%s%s\n", n == 0 ? "" : n > 8 ? ", ...)" : ")", why);
+	return -1;
+}
+
+/*
+ * Describe the group of every topology of the application: 0 when none
+ * has members, -1 when some has (each on stderr), -2 when Kafka did not
+ * say (why on stderr).
+ */
+static int reset_check_idle(struct reset *r)
+{
+	const rd_kafka_ConsumerGroupDescription_t **d = NULL;
+	const rd_kafka_DescribeConsumerGroups_result_t *res;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(r->rk);
+	char names[RESET_GROUPS][512], why[600];
+	const char *groups[RESET_GROUPS];
+	rd_kafka_event_t *ev;
+	size_t n = 0, nd = 0;
+	int rc = -2, idle;
+
+	for (; n < campaign_ntopologies && n < RESET_GROUPS; n++) {
+		snprintf(names[n], sizeof(names[n]), "%s-%s", r->app,
+			 campaign_topologies[n].name);
+		groups[n] = names[n];
+	}
+	rd_kafka_DescribeConsumerGroups(r->rk, groups, n, NULL, q);
+	ev = admin_wait(q, "reset", "describe consumer groups");
+	if (ev == NULL)
+		goto out;
+	res = rd_kafka_event_DescribeConsumerGroups_result(ev);
+	if (res != NULL)
+		d = rd_kafka_DescribeConsumerGroups_result_groups(res, &nd);
+	rc = 0;
+	if (nd != n) {
+		fprintf(stderr, "sluice reset: Kafka described %zu of %zu\n",
+			nd, n);
+		rc = -2;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		const char *id =
+			rd_kafka_ConsumerGroupDescription_group_id(d[i]);
+
+		why[0] = '\0';
+		for (size_t k = 0; k < n; k++)
+			if (strcmp(id, names[k]) == 0 &&
+			    !reset_selected(r, campaign_topologies[k].name))
+				snprintf(why, sizeof(why),
+					 "; its workers read the %s-workers "
+					 "registry, which a reset deletes",
+					 r->app);
+		idle = group_idle(d[i], why);
+		if (idle == -1 || (idle == -2 && rc == 0))
+			rc = idle;
+	}
+	rd_kafka_event_destroy(ev);
+out:
+	rd_kafka_queue_destroy(q);
 	return rc;
 }
 
@@ -299,62 +525,207 @@ static int64_t reset_offset(struct reset *r, const char *topic, int32_t p)
 	return off;
 }
 
-static void reset_offsets(struct reset *r, const char *group, const char *topic)
+/*
+ * What Kafka did with AlterConsumerGroupOffsets: each offset it took on
+ * stdout; 0 when it took all of them, else -1 with each refusal (of the
+ * group or of a partition) on stderr.
+ */
+static int alter_result(rd_kafka_event_t *ev, int want)
+{
+	const rd_kafka_AlterConsumerGroupOffsets_result_t *res =
+		rd_kafka_event_AlterConsumerGroupOffsets_result(ev);
+	const rd_kafka_group_result_t **g = NULL;
+	size_t n = 0;
+	int rc = 0, took = 0;
+
+	if (res != NULL)
+		g = rd_kafka_AlterConsumerGroupOffsets_result_groups(res, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *id = rd_kafka_group_result_name(g[i]);
+		const rd_kafka_error_t *e = rd_kafka_group_result_error(g[i]);
+		const rd_kafka_topic_partition_list_t *l =
+			rd_kafka_group_result_partitions(g[i]);
+
+		if (e != NULL) {
+			fprintf(stderr,
+				"sluice reset: group %s: Kafka refused "
+				"the offsets: %s\n",
+				id, rd_kafka_error_string(e));
+			rc = -1;
+		}
+		for (int p = 0; l != NULL && p < l->cnt; p++) {
+			const rd_kafka_topic_partition_t *tp = &l->elems[p];
+
+			if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+				fprintf(stderr,
+					"sluice reset: group %s: %s[%d]: Kafka "
+					"refused the offset: %s\n",
+					id, tp->topic, (int)tp->partition,
+					rd_kafka_err2str(tp->err));
+				rc = -1;
+			} else if (e == NULL) {
+				printf("set group %s: %s[%d] to offset %lld\n",
+				       id, tp->topic, (int)tp->partition,
+				       (long long)tp->offset);
+				took++;
+			}
+		}
+	}
+	if (rc == 0 && took != want) {
+		fprintf(stderr,
+			"sluice reset: Kafka answered for %d of %d "
+			"offsets\n",
+			took, want);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Move `group`'s offsets of `topic`; 0, or -1 when any did not move. */
+static int reset_offsets(struct reset *r, const char *group, const char *topic)
 {
 	rd_kafka_topic_partition_list_t *l;
 	rd_kafka_AlterConsumerGroupOffsets_t *a;
 	rd_kafka_queue_t *q;
-	int n = sl_topic_partitions(r->rk, topic, 10000);
+	rd_kafka_event_t *ev;
+	int n = sl_topic_partitions(r->rk, topic, 10000), rc = -1;
 
 	if (n <= 0)
-		return;
+		return 0;
 	l = rd_kafka_topic_partition_list_new(n);
 	for (int p = 0; p < n; p++)
 		rd_kafka_topic_partition_list_add(l, topic, p)->offset =
 			reset_offset(r, topic, p);
-	for (int p = 0; p < n; p++)
-		printf("%s group %s: %s[%d] to offset %lld\n",
-		       r->dry ? "would set" : "set", group, topic, p,
-		       (long long)l->elems[p].offset);
-	if (!r->dry) {
-		q = rd_kafka_queue_new(r->rk);
-		a = rd_kafka_AlterConsumerGroupOffsets_new(group, l);
-		rd_kafka_AlterConsumerGroupOffsets(r->rk, &a, 1, NULL, q);
-		if (admin_wait(q, group) != 0)
-			r->failed = 1;
-		rd_kafka_AlterConsumerGroupOffsets_destroy(a);
-		rd_kafka_queue_destroy(q);
+	if (r->dry) {
+		for (int p = 0; p < n; p++)
+			printf("would set group %s: %s[%d] to offset %lld\n",
+			       group, topic, p, (long long)l->elems[p].offset);
+		rd_kafka_topic_partition_list_destroy(l);
+		return 0;
 	}
+
+	q = rd_kafka_queue_new(r->rk);
+	a = rd_kafka_AlterConsumerGroupOffsets_new(group, l);
+	rd_kafka_AlterConsumerGroupOffsets(r->rk, &a, 1, NULL, q);
+	ev = admin_wait(q, "reset", group);
+	if (ev != NULL) {
+		rc = alter_result(ev, n);
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_AlterConsumerGroupOffsets_destroy(a);
+	rd_kafka_queue_destroy(q);
 	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
 }
 
+/* Queue `topic` for deletion if it exists. */
 static void reset_topic(struct reset *r, const char *topic)
 {
-	if (sl_topic_partitions(r->rk, topic, 10000) <= 0 || r->ndel == 64)
+	if (sl_topic_partitions(r->rk, topic, 10000) <= 0)
 		return;
-	printf("%s topic %s\n", r->dry ? "would delete" : "delete", topic);
+	if (r->ndel == RESET_MAX) {
+		fprintf(stderr, "sluice reset: more than %d topics\n",
+			RESET_MAX);
+		r->failed = 1;
+		return;
+	}
+	if (r->dry)
+		printf("would delete topic %s\n", topic);
 	r->del[r->ndel++] = rd_kafka_DeleteTopic_new(topic);
 }
 
-static void reset_dir(struct reset *r, const char *group)
+/*
+ * Delete the queued topics (none in a dry run): each one deleted on
+ * stdout; 0, or -1 with each failure on stderr.  A topic already gone
+ * counts as deleted.
+ */
+static int reset_delete_topics(struct reset *r)
 {
-	char path[4096], cmd[4200];
+	const rd_kafka_topic_result_t **t = NULL;
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (r->dry || r->ndel == 0)
+		goto out;
+	q = rd_kafka_queue_new(r->rk);
+	rd_kafka_DeleteTopics(r->rk, r->del, (size_t)r->ndel, NULL, q);
+	ev = admin_wait(q, "reset", "delete topics");
+	if (ev != NULL && rd_kafka_event_DeleteTopics_result(ev) != NULL)
+		t = rd_kafka_DeleteTopics_result_topics(
+			rd_kafka_event_DeleteTopics_result(ev), &n);
+	if (ev != NULL && n != (size_t)r->ndel)
+		fprintf(stderr,
+			"sluice reset: Kafka answered for %zu of %d "
+			"topics\n",
+			n, r->ndel);
+	rc = n == (size_t)r->ndel ? 0 : -1;
+	for (size_t i = 0; i < n; i++) {
+		rd_kafka_resp_err_t e = rd_kafka_topic_result_error(t[i]);
+		const char *name = rd_kafka_topic_result_name(t[i]);
+
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+			printf("delete topic %s\n", name);
+			continue;
+		}
+		fprintf(stderr, "sluice reset: delete topic %s: %s\n", name,
+			rd_kafka_topic_result_error_string(t[i]));
+		rc = -1;
+	}
+out:
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	if (q != NULL)
+		rd_kafka_queue_destroy(q);
+	rd_kafka_DeleteTopic_destroy_array(r->del, (size_t)r->ndel);
+	r->ndel = 0;
+	return rc;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (remove(path) == 0)
+		return 0;
+	fprintf(stderr, "sluice reset: remove %s: %s (%s)\n", path,
+		strerror(errno), flag == FTW_DP ? "directory" : "file");
+	return -1;
+}
+
+/* Remove this machine's state directory of `group`; 0 or -1. */
+static int reset_dir(struct reset *r, const char *group)
+{
+	char path[4096];
 
 	snprintf(path, sizeof(path), "%s/%s",
 		 sl_config_get(r->cfg, "state.dir"), group);
 	if (access(path, F_OK) != 0)
-		return;
-	printf("%s directory %s\n", r->dry ? "would remove" : "remove", path);
-	if (r->dry || strchr(path, '\'') != NULL)
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", path);
-	if (system(cmd) != 0)
-		r->failed = 1;
+		return 0;
+	if (r->dry) {
+		printf("would remove directory %s\n", path);
+		return 0;
+	}
+	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return -1;
+	printf("remove directory %s\n", path);
+	return 0;
 }
 
+/*
+ * One topology: its group's offsets, then, only when Kafka took them,
+ * its changelogs and its state directory.
+ *
+ * TODO: the topology is built only for its source and store names, which
+ * also creates its connectors (dry-run files opened, "whatsapp: sender
+ * ready" logged); the campaign table (topologies/) should offer the
+ * names without a build.
+ */
 static void reset_topology(struct reset *r, const struct campaign_topology *c)
 {
-	const char *app = sl_config_get(r->cfg, "application.id");
 	sl_topology *t = NULL;
 	sl_errbuf eb = { { 0 } };
 	char group[512], topic[1024];
@@ -364,8 +735,11 @@ static void reset_topology(struct reset *r, const struct campaign_topology *c)
 		r->failed = 1;
 		return;
 	}
-	snprintf(group, sizeof(group), "%s-%s", app, c->name);
-	reset_offsets(r, group, t->source);
+	snprintf(group, sizeof(group), "%s-%s", r->app, c->name);
+	if (reset_offsets(r, group, t->source) != 0) {
+		r->failed = 1;
+		goto out;
+	}
 	for (int s = 0; s < t->nstores; s++) {
 		if (t->stores[s].global)
 			continue;
@@ -373,11 +747,13 @@ static void reset_topology(struct reset *r, const struct campaign_topology *c)
 			 t->stores[s].name);
 		reset_topic(r, topic);
 	}
-	reset_dir(r, group);
+	if (reset_delete_topics(r) != 0 || reset_dir(r, group) != 0)
+		r->failed = 1;
+out:
 	sl_topology_free(t);
 }
 
-int reset_main(int argc, char **argv)
+static int reset_args(struct reset *r, int argc, char **argv, const char **file)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -387,66 +763,85 @@ int reset_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct reset r = { .failed = 0 };
-	const char *file = NULL, *list = NULL;
-	rd_kafka_conf_t *conf;
-	char errstr[256], topic[512];
-	sl_errbuf eb = { { 0 } };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:t:T:nh", opts, NULL)) != -1) {
 		if (c == 'c')
-			file = optarg;
+			*file = optarg;
 		else if (c == 'T')
-			list = optarg;
+			r->list = optarg;
 		else if (c == 'n')
-			r.dry = 1;
-		else if (c == 't' && sl_time_parse_rfc3339(optarg, &r.to_ms))
+			r->dry = 1;
+		else if (c == 't' && sl_time_parse_rfc3339(optarg, &r->to_ms))
 			return fprintf(stderr, "sluice reset: bad --to\n"), 2;
 		else if (c != 't') {
 			reset_usage(c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	return -1;
+}
+
+int reset_main(int argc, char **argv)
+{
+	struct reset r = { .failed = 0 };
+	const char *file = NULL;
+	rd_kafka_conf_t *conf = NULL;
+	char errstr[256], topic[512];
+	sl_errbuf eb = { { 0 } };
+	int rc;
+
+	rc = reset_args(&r, argc, argv, &file);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 	r.cfg = sl_cli_config(file);
 	if (r.cfg == NULL)
 		return 1;
+	r.app = sl_config_get(r.cfg, "application.id");
 	conf = rd_kafka_conf_new();
 	if (sl_kafka_conf_apply(conf, r.cfg, &eb) != SL_OK) {
 		fprintf(stderr, "sluice reset: %s\n", eb.msg);
-		rd_kafka_conf_destroy(conf);
-		sl_config_free(r.cfg);
-		return 1;
+		goto out;
 	}
 	r.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (r.rk == NULL) {
 		fprintf(stderr, "sluice reset: %s\n", errstr);
-		rd_kafka_conf_destroy(conf);
-		sl_config_free(r.cfg);
-		return 1;
+		goto out;
 	}
-	for (size_t i = 0; i < campaign_ntopologies; i++) {
-		const char *n = campaign_topologies[i].name;
+	conf = NULL; /* owned by r.rk */
 
-		if (list == NULL || strstr(list, n) != NULL)
+	/* Nothing changes while a worker runs, or may run. */
+	rc = reset_check_idle(&r);
+	if (rc != 0) {
+		fprintf(stderr, "sluice reset: refused, nothing %s: %s %s\n",
+			r.dry ? "listed" : "changed",
+			rc == -1 ? "stop every worker of"
+				 : "cannot tell whether workers run for",
+			r.app);
+		rc = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < campaign_ntopologies && !r.failed; i++)
+		if (reset_selected(&r, campaign_topologies[i].name))
 			reset_topology(&r, &campaign_topologies[i]);
-	}
-	snprintf(topic, sizeof(topic), "%s-workers",
-		 sl_config_get(r.cfg, "application.id"));
-	reset_topic(&r, topic);
-	if (!r.dry && r.ndel > 0) {
-		rd_kafka_queue_t *q = rd_kafka_queue_new(r.rk);
-
-		rd_kafka_DeleteTopics(r.rk, r.del, (size_t)r.ndel, NULL, q);
-		if (admin_wait(q, "delete topics") != 0)
+	if (!r.failed) {
+		snprintf(topic, sizeof(topic), "%s-workers", r.app);
+		reset_topic(&r, topic);
+		if (reset_delete_topics(&r) != 0)
 			r.failed = 1;
-		rd_kafka_queue_destroy(q);
 	}
-	rd_kafka_DeleteTopic_destroy_array(r.del, (size_t)r.ndel);
-	rd_kafka_destroy(r.rk);
-	sl_config_free(r.cfg);
 	if (r.failed)
-		fprintf(stderr, "sluice reset: incomplete (are all workers "
-				"stopped?)\n");
-	return r.failed ? 1 : 0;
+		fprintf(stderr, "sluice reset: incomplete, stopped at the "
+				"first failure above; run it again once its "
+				"cause is fixed\n");
+	rc = r.failed ? 1 : 0;
+out:
+	if (conf != NULL)
+		rd_kafka_conf_destroy(conf);
+	rd_kafka_DeleteTopic_destroy_array(r.del, (size_t)r.ndel);
+	if (r.rk != NULL)
+		rd_kafka_destroy(r.rk);
+	sl_config_free(r.cfg);
+	return rc;
 }
