@@ -10,6 +10,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,13 +22,35 @@
 #include "processor/topology.h"
 #include "topologies/campaign.h"
 
+#define DEVBROKER_MAX 16 /* --brokers: a laptop's mock cluster */
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice dev-broker [--brokers N] [--config FILE]\n\n"
-		   "Runs an in-process mock Kafka cluster until SIGINT/SIGTERM "
-		   "and prints\n`export SLUICE_KAFKA_BOOTSTRAP_SERVERS=...` "
-		   "for other shells.  It creates\nthe campaign's topics "
-		   "for application.id first.  Development only.\n");
+	fprintf(f,
+		"usage: sluice dev-broker [--brokers N] [--config FILE]\n\n"
+		"Runs an in-process mock Kafka cluster of N brokers "
+		"(1..%d, default 1)\nuntil SIGINT/SIGTERM and prints "
+		"`export SLUICE_KAFKA_BOOTSTRAP_SERVERS=...`\nfor other "
+		"shells.  It creates the campaign's topics for "
+		"application.id\nfirst.  Development only.\n",
+		DEVBROKER_MAX);
+}
+
+/* --brokers: 0 and *n, or -1 with the usage error on stderr. */
+static int parse_brokers(const char *s, int *n)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 1 || v > DEVBROKER_MAX) {
+		fprintf(stderr,
+			"sluice dev-broker: --brokers must be 1..%d, not "
+			"'%s'\n",
+			DEVBROKER_MAX, s);
+		return -1;
+	}
+	*n = (int)v;
+	return 0;
 }
 
 static void create(rd_kafka_mock_cluster_t *mc, const char *topic, int n)
@@ -35,7 +58,11 @@ static void create(rd_kafka_mock_cluster_t *mc, const char *topic, int n)
 	rd_kafka_mock_topic_create(mc, topic, n, 1);
 }
 
-/* Changelogs and the dead-letter and registry topics of the app. */
+/*
+ * Changelogs and the dead-letter and registry topics of the app.
+ * TODO: as in reset, a topology is built only for its store names,
+ * which also creates its connectors; see admin_cmds.c reset_topology.
+ */
 static void create_internal(rd_kafka_mock_cluster_t *mc, sl_config *cfg, int n)
 {
 	const char *app = sl_config_get(cfg, "application.id");
@@ -71,21 +98,22 @@ int devbroker_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = NULL, *brokers = "1";
+	const char *file = NULL;
 	rd_kafka_conf_t *conf;
 	rd_kafka_mock_cluster_t *mc;
-	char errstr[256];
+	char errstr[256], brokers[16];
 	rd_kafka_t *rk;
 	sl_config *cfg;
 	int64_t parts = 12;
-	int c;
+	int c, nbrokers = 1;
 
 	while ((c = getopt_long(argc, argv, "c:b:h", opts, NULL)) != -1) {
 		if (c == 'c')
 			file = optarg;
-		else if (c == 'b')
-			brokers = optarg;
-		else {
+		else if (c == 'b') {
+			if (parse_brokers(optarg, &nbrokers) != 0)
+				return 2;
+		} else {
 			usage(c == 'h' ? stdout : stderr);
 			return c == 'h' ? 0 : 2;
 		}
@@ -94,6 +122,7 @@ int devbroker_main(int argc, char **argv)
 	if (cfg == NULL)
 		return 1;
 	sl_config_int(cfg, "topic.partitions", &parts, NULL);
+	snprintf(brokers, sizeof(brokers), "%d", nbrokers);
 	conf = rd_kafka_conf_new();
 	if (rd_kafka_conf_set(conf, "test.mock.num.brokers", brokers, errstr,
 			      sizeof(errstr)) != RD_KAFKA_CONF_OK ||
