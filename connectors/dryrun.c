@@ -21,7 +21,14 @@ struct dr_writer {
 	char *path;
 };
 
-/* mkdir -p: create every missing component of `dir`. */
+/*
+ * The lines may hold personal data (a WhatsApp message's phone number):
+ * the file is for its owner only, and so is every directory made for it.
+ */
+#define DR_DIR_MODE 0700
+#define DR_FILE_MODE 0600
+
+/* mkdir -p: create every missing component of `dir`, DR_DIR_MODE. */
 static int make_dirs(const char *dir, sl_errbuf *eb)
 {
 	char *p = strdup(dir);
@@ -33,14 +40,14 @@ static int make_dirs(const char *dir, sl_errbuf *eb)
 		if (*s != '/')
 			continue;
 		*s = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+		if (mkdir(p, DR_DIR_MODE) != 0 && errno != EEXIST) {
 			rc = sl_errbuf_set(eb, SL_EIO, "dry run: mkdir %s: %s",
 					   p, strerror(errno));
 			goto out;
 		}
 		*s = '/';
 	}
-	if (mkdir(p, 0755) != 0 && errno != EEXIST)
+	if (mkdir(p, DR_DIR_MODE) != 0 && errno != EEXIST)
 		rc = sl_errbuf_set(eb, SL_EIO, "dry run: mkdir %s: %s", p,
 				   strerror(errno));
 out:
@@ -52,6 +59,7 @@ int dr_open(const char *dir, const char *connector, dr_writer **out,
 	    sl_errbuf *eb)
 {
 	dr_writer *w = NULL;
+	struct stat st;
 	size_t n;
 	int rc;
 
@@ -69,10 +77,20 @@ int dr_open(const char *dir, const char *connector, dr_writer **out,
 		goto out;
 	}
 	snprintf(w->path, n, "%s/%s.jsonl", dir, connector);
-	w->fd = open(w->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	w->fd = open(w->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		     DR_FILE_MODE);
 	if (w->fd < 0) {
 		rc = sl_errbuf_set(eb, SL_EIO, "dry run: open %s: %s", w->path,
 				   strerror(errno));
+		goto out;
+	}
+
+	/* A file made before files were private (0644) is made private. */
+	if (fstat(w->fd, &st) != 0 ||
+	    ((st.st_mode & 077) != 0 && fchmod(w->fd, DR_FILE_MODE) != 0)) {
+		rc = sl_errbuf_set(eb, SL_EIO, "dry run: make %s private: %s",
+				   w->path, strerror(errno));
+		close(w->fd);
 		goto out;
 	}
 	*out = w;

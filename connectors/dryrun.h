@@ -22,8 +22,11 @@ typedef struct dr_writer dr_writer;
 
 /*
  * Open (create if missing) <dir>/<connector>.jsonl for appending,
- * creating `dir` (one level) if needed.  SL_OK and *out, or SL_EIO with
- * the reason in eb.  Free with dr_close.
+ * creating `dir` and its missing parents if needed.  The lines may hold
+ * personal data, so the file is created 0600 (an existing one readable
+ * by others is chmod'ed 0600) and every directory made here 0700;
+ * existing directories are left as they are.  SL_OK and *out, or SL_EIO
+ * with the reason in eb.  Free with dr_close.
  */
 int dr_open(const char *dir, const char *connector, dr_writer **out,
 	    sl_errbuf *eb);
