@@ -233,6 +233,8 @@ static void abort_all(sl_app *app, const char *why)
 {
 	SL_ERROR(COMP, "commit failed, aborting app=%s reason=%s",
 		 app->group_id, why);
+	atomic_fetch_add_explicit(&app->stats.commit_failures, 1,
+				  memory_order_relaxed);
 	st_txn_abort(&app->txn);
 	if (app->in_kafka_txn) {
 		rd_kafka_error_t *err =
@@ -332,11 +334,29 @@ static size_t sinks_pending(sl_app *app)
 	return n;
 }
 
+/*
+ * An LMDB failure in words: "SL_ESTORE (No space left on device)
+ * state.dir=...", with the reason st_err() kept for this thread.
+ */
+static const char *store_why(sl_app *app, int rc, char *buf, size_t n)
+{
+	const char *text = st_last_error();
+
+	if (text[0] != '\0' && rc != SL_ESTATE)
+		snprintf(buf, n, "%s (%s) state.dir=%s", sl_errname(rc), text,
+			 sl_config_get(app->cfg, "state.dir"));
+	else
+		snprintf(buf, n, "%s state.dir=%s", sl_errname(rc),
+			 sl_config_get(app->cfg, "state.dir"));
+	return buf;
+}
+
 static int commit_alos(sl_app *app, int force)
 {
 	rd_kafka_topic_partition_list_t *offs;
 	rd_kafka_resp_err_t err;
 	int sinks_ok, rc;
+	char why[400];
 
 	rd_kafka_flush(app->producer, FLUSH_TIMEOUT_MS);
 	if (rd_kafka_outq_len(app->producer) > 0 || app->delivery_failed) {
@@ -354,7 +374,7 @@ static int commit_alos(sl_app *app, int force)
 	if (rc == SL_OK)
 		rc = st_txn_commit(&app->txn);
 	if (rc != SL_OK) {
-		abort_all(app, sl_errname(rc));
+		abort_all(app, store_why(app, rc, why, sizeof(why)));
 		return rc;
 	}
 	if (!sinks_ok)
@@ -423,11 +443,13 @@ static int commit_eos(sl_app *app, int force)
 	if (rc == SL_OK)
 		rc = st_txn_commit(&app->txn);
 	if (rc != SL_OK) {
+		char why[400];
+
 		st_txn_abort(&app->txn);
 		SL_ERROR(COMP,
 			 "lmdb commit after kafka commit failed err=%s; "
 			 "stores will restore the tail",
-			 sl_errname(rc));
+			 store_why(app, rc, why, sizeof(why)));
 	}
 	return rc;
 }
@@ -1430,11 +1452,19 @@ int sl_app_run(sl_app *app)
 	int rc;
 
 	rc = globals_restore(app);
-	if (rc != SL_OK)
+	if (rc != SL_OK) {
+		char why[400];
+
+		SL_ERROR(COMP, "global tables not loaded app=%s err=%s",
+			 app->group_id, store_why(app, rc, why, sizeof(why)));
 		return rc;
+	}
 	rc = subscribe(app);
-	if (rc != SL_OK)
+	if (rc != SL_OK) {
+		SL_ERROR(COMP, "cannot subscribe app=%s err=%s", app->group_id,
+			 sl_errname(rc));
 		return rc;
+	}
 	atomic_store(&app->ready, 1);
 	app->last_commit_ms = now_mono();
 	SL_INFO(COMP, "app started app=%s source=%s guarantee=%s",

@@ -137,6 +137,8 @@ void app_write_metrics(sl_app *app, FILE *f)
 	       atomic_load(&s->dead_letters));
 	metric(f, "sluice_produced_total", a, atomic_load(&s->produced));
 	metric(f, "sluice_commits_total", a, atomic_load(&s->commits));
+	metric(f, "sluice_commit_failures_total", a,
+	       atomic_load(&s->commit_failures));
 	metric(f, "sluice_commit_seconds_sum_us", a,
 	       atomic_load(&s->commit_us_total));
 	metric(f, "sluice_commit_seconds_max_us", a,

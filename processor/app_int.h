@@ -94,6 +94,7 @@ struct app_stats {
 	atomic_int standby_partitions;
 	atomic_llong sink_flushes;
 	atomic_llong sink_errors;
+	atomic_llong commit_failures; /* commits aborted and rewound */
 	atomic_llong produced;
 };
 

@@ -395,8 +395,12 @@ static int run(struct worker *w)
 			running += !w->done[i];
 	} while (!sl_stop_requested && running == w->napps);
 
-	if (!sl_stop_requested)
-		SL_ERROR(COMP, "an app stopped on its own, shutting down");
+	for (int i = 0; i < w->napps && !sl_stop_requested; i++)
+		if (w->done[i])
+			SL_ERROR(COMP,
+				 "an app stopped on its own, shutting down "
+				 "app=%s err=%s",
+				 app_name(w->apps[i]), sl_errname(w->rcs[i]));
 	SL_INFO(COMP, "shutting down: finishing batches and committing");
 	if (w->admin != NULL)
 		http_server_quiesce(w->admin);

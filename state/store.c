@@ -25,8 +25,18 @@ struct st_env {
 static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
 static st_env *envs;
 
+static _Thread_local char last_error[160];
+
+const char *st_last_error(void)
+{
+	return last_error;
+}
+
 int st_err(int rc)
 {
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		snprintf(last_error, sizeof(last_error), "%s",
+			 mdb_strerror(rc));
 	switch (rc) {
 	case MDB_SUCCESS:
 		return SL_OK;

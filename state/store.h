@@ -68,7 +68,14 @@ int st_checkpoint_get(st_txn *t, const char *store, int32_t partition,
 int st_checkpoint_put(st_txn *t, const char *store, int32_t partition,
 		      int64_t offset);
 
-/* Map an LMDB return code into the error table. */
+/*
+ * Map an LMDB return code into the error table.  A failure's text
+ * (LMDB's, or the system's, e.g. "No space left on device") is kept per
+ * thread for st_last_error().
+ */
 int st_err(int mdb_rc);
+
+/* The text of this thread's last LMDB failure seen by st_err; "" if none. */
+const char *st_last_error(void);
 
 #endif
