@@ -324,6 +324,13 @@ int state_main(int argc, char **argv)
 		return 1;
 	if (admin == NULL)
 		admin = sl_config_get(cfg, "admin.listen");
+	if (admin == NULL || strcmp(admin, "off") == 0) {
+		fprintf(stderr, "sluice state: no admin address: admin.listen "
+				"is unset or off; give --admin HOST:PORT of a "
+				"running worker\n");
+		rc = 2;
+		goto out;
+	}
 	c = curl_easy_init();
 	if (c == NULL)
 		goto out;
