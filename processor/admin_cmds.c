@@ -296,7 +296,7 @@ int state_main(int argc, char **argv)
 	char url[2048], *k = NULL, *s = NULL;
 	sl_config *cfg;
 	long status = 0;
-	CURL *c;
+	CURL *c = NULL;
 	int opt, rc = 1;
 
 	while ((opt = getopt_long(argc, argv, "c:a:h", opts, NULL)) != -1) {
