@@ -724,40 +724,24 @@ static int reset_dir(struct reset *r, const char *group)
 
 /*
  * One topology: its group's offsets, then, only when Kafka took them,
- * its changelogs and its state directory.
- *
- * TODO: the topology is built only for its source and store names, which
- * also creates its connectors (dry-run files opened, "whatsapp: sender
- * ready" logged); the campaign table (topologies/) should offer the
- * names without a build.
+ * its changelogs and its state directory.  Names come from the campaign
+ * table: nothing is built, so no connector is made.
  */
 static void reset_topology(struct reset *r, const struct campaign_topology *c)
 {
-	sl_topology *t = NULL;
-	sl_errbuf eb = { { 0 } };
 	char group[512], topic[1024];
 
-	if (c->build(r->cfg, &t, &eb) != SL_OK) {
-		fprintf(stderr, "sluice reset: %s: %s\n", c->name, eb.msg);
+	snprintf(group, sizeof(group), "%s-%s", r->app, c->name);
+	if (reset_offsets(r, group, campaign_source(c, r->cfg)) != 0) {
 		r->failed = 1;
 		return;
 	}
-	snprintf(group, sizeof(group), "%s-%s", r->app, c->name);
-	if (reset_offsets(r, group, t->source) != 0) {
-		r->failed = 1;
-		goto out;
-	}
-	for (int s = 0; s < t->nstores; s++) {
-		if (t->stores[s].global)
-			continue;
-		snprintf(topic, sizeof(topic), "%s-%s-changelog", group,
-			 t->stores[s].name);
+	for (const char *const *s = c->stores; *s != NULL; s++) {
+		snprintf(topic, sizeof(topic), "%s-%s-changelog", group, *s);
 		reset_topic(r, topic);
 	}
 	if (reset_delete_topics(r) != 0 || reset_dir(r, group) != 0)
 		r->failed = 1;
-out:
-	sl_topology_free(t);
 }
 
 static int reset_args(struct reset *r, int argc, char **argv, const char **file)

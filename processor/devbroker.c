@@ -59,9 +59,8 @@ static void create(rd_kafka_mock_cluster_t *mc, const char *topic, int n)
 }
 
 /*
- * Changelogs and the dead-letter and registry topics of the app.
- * TODO: as in reset, a topology is built only for its store names,
- * which also creates its connectors; see admin_cmds.c reset_topology.
+ * Changelogs and the dead-letter and registry topics of the app, named
+ * from the campaign table (no topology is built).
  */
 static void create_internal(rd_kafka_mock_cluster_t *mc, sl_config *cfg, int n)
 {
@@ -69,20 +68,13 @@ static void create_internal(rd_kafka_mock_cluster_t *mc, sl_config *cfg, int n)
 	char name[600];
 
 	for (size_t i = 0; i < campaign_ntopologies; i++) {
-		sl_topology *t = NULL;
-		sl_errbuf eb = { { 0 } };
+		const struct campaign_topology *c = &campaign_topologies[i];
 
-		if (campaign_topologies[i].build(cfg, &t, &eb) != SL_OK)
-			continue;
-		for (int s = 0; s < t->nstores; s++) {
-			if (t->stores[s].global)
-				continue;
+		for (const char *const *s = c->stores; *s != NULL; s++) {
 			snprintf(name, sizeof(name), "%s-%s-%s-changelog", app,
-				 campaign_topologies[i].name,
-				 t->stores[s].name);
+				 c->name, *s);
 			create(mc, name, n);
 		}
-		sl_topology_free(t);
 	}
 	snprintf(name, sizeof(name), "%s-dead-letters", app);
 	create(mc, name, n);

@@ -9,10 +9,19 @@
 
 #include "processor/sl.h"
 
+/*
+ * What the admin commands need to know of a topology without building it
+ * (a build also makes its connectors: senders, sinks, dry-run files):
+ * its source topic and its own stores, the ones with changelogs.
+ * tests/unit/test_campaign.c checks these against real builds.
+ */
 struct campaign_topology {
 	const char *name;
 	int (*build)(const sl_config *cfg, sl_topology **out, sl_errbuf *eb);
-	int replayable; /* its sinks are idempotent: safe to re-run */
+	int replayable;		   /* its sinks are idempotent: safe to re-run */
+	const char *source_key;	   /* config key naming the source, or NULL */
+	const char *source;	   /* the source when that key is unset */
+	const char *const *stores; /* own stores, NULL-terminated */
 };
 
 extern const struct campaign_topology campaign_topologies[];
@@ -20,5 +29,9 @@ extern const size_t campaign_ntopologies;
 
 /* The entry of that name, or NULL. */
 const struct campaign_topology *campaign_find(const char *name);
+
+/* The topology's source topic under cfg. */
+const char *campaign_source(const struct campaign_topology *c,
+			    const sl_config *cfg);
 
 #endif
