@@ -413,7 +413,7 @@ static void reset_usage(FILE *f)
 
 static int reset_selected(const struct reset *r, const char *topology)
 {
-	return r->list == NULL || strstr(r->list, topology) != NULL;
+	return campaign_listed(r->list, topology);
 }
 
 /*
@@ -785,6 +785,10 @@ int reset_main(int argc, char **argv)
 	rc = reset_args(&r, argc, argv, &file);
 	if (rc >= 0)
 		return rc;
+	if (campaign_check_list(r.list, &eb) != SL_OK) {
+		fprintf(stderr, "sluice reset: --topologies: %s\n", eb.msg);
+		return 2;
+	}
 	rc = 1;
 	r.cfg = sl_cli_config(file);
 	if (r.cfg == NULL)

@@ -312,30 +312,15 @@ static int ensure_topics(struct worker *w, sl_errbuf *eb)
 	return sl_topics_ensure_cfg(w->cfg, specs, 3, eb);
 }
 
-static int wanted(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (list == NULL)
-		return 1;
-	for (const char *p = list; p != NULL && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
-
-		if (len == n && strncmp(p, name, n) == 0)
-			return 1;
-		p = c ? c + 1 : NULL;
-	}
-	return 0;
-}
-
 static int build_apps(struct worker *w, const char *list, sl_errbuf *eb)
 {
+	if (campaign_check_list(list, eb) != SL_OK)
+		return SL_ECONFIG;
 	for (size_t i = 0; i < campaign_ntopologies; i++) {
 		sl_topology *t = NULL;
 		int rc;
 
-		if (!wanted(list, campaign_topologies[i].name))
+		if (!campaign_listed(list, campaign_topologies[i].name))
 			continue;
 		rc = campaign_topologies[i].build(w->cfg, &t, eb);
 		if (rc == SL_OK)

@@ -14,8 +14,7 @@ static const char *const no_stores[] = { NULL };
 const struct campaign_topology campaign_topologies[] = {
 	{ "journey", journey_topology, 0, NULL, "user_journey",
 	  journey_stores },
-	{ "analytics", analytics_topology, 1, NULL, "user_journey",
-	  no_stores },
+	{ "analytics", analytics_topology, 1, NULL, "user_journey", no_stores },
 	{ "whatsapp", whatsapp_topology, 0, "whatsapp.topic", "send_reminder",
 	  whatsapp_stores },
 	{ "conversions", conversions_topology, 1, NULL, "user_journey",
@@ -40,4 +39,44 @@ const char *campaign_source(const struct campaign_topology *c,
 				      : NULL;
 
 	return v != NULL ? v : c->source;
+}
+
+int campaign_listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (list == NULL)
+		return 1;
+	for (const char *p = list; p != NULL && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+
+		if (len == n && strncmp(p, name, n) == 0)
+			return 1;
+		p = c ? c + 1 : NULL;
+	}
+	return 0;
+}
+
+int campaign_check_list(const char *list, sl_errbuf *eb)
+{
+	for (const char *p = list; p != NULL && *p;) {
+		const char *c = strchr(p, ',');
+		int len = c ? (int)(c - p) : (int)strlen(p);
+		int known = 0;
+
+		for (size_t i = 0; i < campaign_ntopologies && !known; i++)
+			known = (size_t)len ==
+					strlen(campaign_topologies[i].name) &&
+				strncmp(p, campaign_topologies[i].name,
+					(size_t)len) == 0;
+		if (!known)
+			return sl_errbuf_set(eb, SL_ECONFIG,
+					     "unknown topology '%.*s' (known: "
+					     "journey, analytics, whatsapp, "
+					     "conversions)",
+					     len, p);
+		p = c ? c + 1 : NULL;
+	}
+	return SL_OK;
 }

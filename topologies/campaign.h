@@ -30,6 +30,16 @@ extern const size_t campaign_ntopologies;
 /* The entry of that name, or NULL. */
 const struct campaign_topology *campaign_find(const char *name);
 
+/* 1 when name is an item of the comma-separated list (NULL: all). */
+int campaign_listed(const char *list, const char *name);
+
+/*
+ * SL_OK when every item of the comma-separated list names a topology
+ * of the table (NULL: all do); else SL_ECONFIG naming the first that
+ * does not, and the known ones.
+ */
+int campaign_check_list(const char *list, sl_errbuf *eb);
+
 /* The topology's source topic under cfg. */
 const char *campaign_source(const struct campaign_topology *c,
 			    const sl_config *cfg);
