@@ -50,8 +50,8 @@ static void check_against_build(const struct campaign_topology *c,
 		if (t->stores[s].global)
 			continue;
 		if (c->stores[own] == NULL)
-			fail_msg("%s: store %s missing from the table",
-				 c->name, t->stores[s].name);
+			fail_msg("%s: store %s missing from the table", c->name,
+				 t->stores[s].name);
 		assert_string_equal(t->stores[s].name, c->stores[own]);
 		own++;
 	}
@@ -89,11 +89,33 @@ static void test_source_key_followed(void **state)
 	sl_config_free(cfg);
 }
 
+/* --topologies lists: whole names only; an unknown one is refused. */
+static void test_topology_lists(void **state)
+{
+	sl_errbuf eb = { { 0 } };
+
+	(void)state;
+	assert_true(campaign_listed(NULL, "journey"));
+	assert_true(campaign_listed("analytics,journey", "journey"));
+	assert_false(campaign_listed("journeys", "journey"));
+	assert_false(campaign_listed("journe", "journey"));
+	assert_false(campaign_listed("analytics", "journey"));
+	assert_int_equal(campaign_check_list(NULL, &eb), SL_OK);
+	assert_int_equal(campaign_check_list("journey,whatsapp", &eb), SL_OK);
+	assert_int_equal(campaign_check_list("journey,jorney", &eb),
+			 SL_ECONFIG);
+	assert_string_equal(eb.msg, "unknown topology 'jorney' (known: "
+				    "journey, analytics, whatsapp, "
+				    "conversions)");
+	assert_int_equal(campaign_check_list("journey,", &eb), SL_OK);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_matches_builds),
 		cmocka_unit_test(test_source_key_followed),
+		cmocka_unit_test(test_topology_lists),
 	};
 	char tmpl[] = "/tmp/sluice-test-campaign.XXXXXX";
 	char cmd[128];
