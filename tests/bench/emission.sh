@@ -373,9 +373,9 @@ PUNCT_MEAN=$(awk -v s="$(d sluice_punctuation_us_sum)" -v n="$PUNCTS" \
 PUNCT_MAX=$(awk -v v="$(metric "$TMP/metrics.1" sluice_punctuation_us_max)" \
 	'BEGIN { printf "%.1f", v / 1000 }')
 COMMITS=$(d sluice_commits_total)
-COMMIT_MEAN=$(awk -v s="$(d sluice_commit_seconds_sum_us)" -v n="$COMMITS" \
+COMMIT_MEAN=$(awk -v s="$(d sluice_commit_us_sum)" -v n="$COMMITS" \
 	'BEGIN { printf "%.1f", n ? s / n / 1000 : 0 }')
-COMMIT_MAX=$(awk -v v="$(metric "$TMP/metrics.1" sluice_commit_seconds_max_us)" \
+COMMIT_MAX=$(awk -v v="$(metric "$TMP/metrics.1" sluice_commit_us_max)" \
 	'BEGIN { printf "%.1f", v / 1000 }')
 
 # Per partition: seconds from its "due" to its "emitted", and its count.
