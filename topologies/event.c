@@ -8,8 +8,10 @@
  * order, so the first broken rule is always the same one.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "processor/timeutil.h"
@@ -372,6 +374,70 @@ int ev_validate_fields(const cJSON *obj, ev_fields *f, ev_error *err)
 int ev_validate(const cJSON *obj, ev_error *err)
 {
 	return ev_validate_fields(obj, NULL, err);
+}
+
+/* ---- Scratch memory ----------------------------------------------------- */
+
+#define SCRATCH_SIZE 8192 /* a journey event needs ~1.5 KB */
+#define SCRATCH_ALIGN 16
+
+static _Thread_local struct {
+	_Alignas(SCRATCH_ALIGN) unsigned char block[SCRATCH_SIZE];
+	size_t used;
+	int on;
+} scratch;
+
+static void *scratch_malloc(size_t n)
+{
+	size_t need = (n + SCRATCH_ALIGN - 1) & ~(size_t)(SCRATCH_ALIGN - 1);
+
+	if (scratch.on && need >= n && SCRATCH_SIZE - scratch.used >= need) {
+		void *p = scratch.block + scratch.used;
+
+		scratch.used += need;
+		return p;
+	}
+	return malloc(n);
+}
+
+/* The block's memory is taken back all at once, by ev_scratch_begin. */
+static void scratch_free(void *p)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)scratch.block;
+
+	if (a >= lo && a < lo + SCRATCH_SIZE)
+		return;
+	free(p);
+}
+
+static void scratch_hooks(void)
+{
+	cJSON_Hooks h = { scratch_malloc, scratch_free };
+
+	cJSON_InitHooks(&h);
+}
+
+void ev_scratch_install(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, scratch_hooks);
+}
+
+void ev_scratch_begin(void)
+{
+	scratch.used = 0;
+	scratch.on = 1;
+}
+
+void ev_scratch_end(void)
+{
+	scratch.on = 0;
+}
+
+size_t ev_scratch_used(void)
+{
+	return scratch.used;
 }
 
 /* ---- Parsing ------------------------------------------------------------ */

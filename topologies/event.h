@@ -98,6 +98,30 @@ int ev_validate(const cJSON *obj, ev_error *err);
 /* ev_validate, and on SL_OK the fields it found in *f. */
 int ev_validate_fields(const cJSON *obj, ev_fields *f, ev_error *err);
 
+/*
+ * Scratch memory for parsing one event at a time on a thread.  cJSON
+ * allocates every member, name and string on its own (about 20 malloc
+ * and free pairs per event, ~15% of the journey step's CPU).  Between
+ * ev_scratch_begin() and ev_scratch_end(), cJSON's allocations on the
+ * calling thread come from a fixed per-thread block instead (malloc
+ * once it is full), and freeing them does nothing.
+ *
+ * Rules: what cJSON allocated in between stays valid until the thread's
+ * next ev_scratch_begin(), so it must be deleted (cJSON_Delete, which
+ * then frees only what did not fit) before that, on the same thread,
+ * and never handed to another thread.  Outside begin/end, cJSON uses
+ * malloc and free as usual.
+ *
+ * ev_scratch_install() puts the hooks into cJSON (cJSON_InitHooks, for
+ * the whole process); call it before any other thread uses cJSON.
+ * Without it begin/end change nothing.
+ */
+void ev_scratch_install(void);
+void ev_scratch_begin(void);
+void ev_scratch_end(void);
+/* Bytes of the calling thread's block given out since its last begin. */
+size_t ev_scratch_used(void);
+
 /* Field rules, each 1 when valid. */
 int ev_valid_id(const char *s);	     /* 1-64 chars, valid UTF-8 */
 int ev_valid_phone(const char *s);   /* E.164; India: +91 then [6-9]\d{9} */

@@ -188,7 +188,10 @@ static int track(sl_ctx *ctx, const sl_record *rec, void *ud)
 	int rc;
 
 	(void)ud;
+	/* ev lives in scratch memory until the next record (event.h) */
+	ev_scratch_begin();
 	rc = ev_parse_fields(rec->value.data, rec->value.len, &ev, &f, &err);
+	ev_scratch_end();
 	if (rc != SL_OK) {
 		char reason[300];
 
@@ -248,6 +251,8 @@ int journey_topology(const sl_config *cfg, sl_topology **out, sl_errbuf *eb)
 
 	if (t == NULL)
 		return SL_ENOMEM;
+	/* before the app's threads start: they may use cJSON */
+	ev_scratch_install();
 	sl_topology_source(t, "user_journey");
 	sl_topology_store(t, JOURNEY_STORE);
 	sl_topology_store_render(t, JOURNEY_STORE, render);
