@@ -1060,6 +1060,16 @@ static int make_consumer(sl_app *app, sl_errbuf *eb)
 		"session.timeout.ms", "6000",
 		"heartbeat.interval.ms", "1500",
 		"max.poll.interval.ms", "300000",
+		/*
+		 * Prefetch depth.  librdkafka 2.0 stops fetching a
+		 * partition for a full second once the consumer queue
+		 * (all partitions) holds queued.min.messages (default
+		 * 100000), and the loop then sat idle most of that second
+		 * (BENCHMARKS.md, section 1).  200000 keeps about a second
+		 * of records queued, at ~340 bytes each, ~70 MB at most;
+		 * 2.1's fetch.queue.backoff.ms would be the better knob.
+		 */
+		"queued.min.messages", "200000",
 		NULL,
 	};
 	/* clang-format on */
