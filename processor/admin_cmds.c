@@ -193,6 +193,8 @@ static int replay_args(int argc, char **argv, const char **file,
 			return 2;
 		}
 	}
+	if (sl_cli_no_operands("replay", argc, argv) != 0)
+		return 2;
 	if (*name == NULL) {
 		replay_usage(stderr);
 		return 2;
@@ -770,6 +772,8 @@ static int reset_args(struct reset *r, int argc, char **argv, const char **file)
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	if (sl_cli_no_operands("reset", argc, argv) != 0)
+		return 2;
 	return -1;
 }
 

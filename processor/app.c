@@ -1500,6 +1500,8 @@ int sl_app_run(sl_app *app)
 	rd_kafka_consumer_close(app->consumer);
 	rd_kafka_flush(app->producer, 10000);
 	st_txn_abort(&app->txn);
+	app->dl_window_start = INT64_MIN / 2; /* say what was kept quiet */
+	dl_log_roll(app);
 	SL_INFO(COMP, "app stopped app=%s", app->group_id);
 	return app->fatal ? SL_EKAFKA : SL_OK;
 }

@@ -139,10 +139,8 @@ void app_write_metrics(sl_app *app, FILE *f)
 	metric(f, "sluice_commits_total", a, atomic_load(&s->commits));
 	metric(f, "sluice_commit_failures_total", a,
 	       atomic_load(&s->commit_failures));
-	metric(f, "sluice_commit_us_sum", a,
-	       atomic_load(&s->commit_us_total));
-	metric(f, "sluice_commit_us_max", a,
-	       atomic_load(&s->commit_us_max));
+	metric(f, "sluice_commit_us_sum", a, atomic_load(&s->commit_us_total));
+	metric(f, "sluice_commit_us_max", a, atomic_load(&s->commit_us_max));
 	metric(f, "sluice_punctuations_total", a, atomic_load(&s->punct_runs));
 	metric(f, "sluice_punctuation_us_sum", a,
 	       atomic_load(&s->punct_us_total));

@@ -141,7 +141,7 @@ struct sl_app {
 	int64_t sink_backoff_ms;
 	int paused_for_sinks;
 
-	/* dead-letter log lines: DL_LOG_MAX per DL_LOG_WINDOW_MS, then counted */
+	/* dead-letter log lines: DL_LOG_MAX a window, then only counted */
 	int64_t dl_window_start;
 	int dl_logged;
 	long long dl_quiet;

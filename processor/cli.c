@@ -51,3 +51,13 @@ sl_config *sl_cli_config(const char *file)
 			lvl);
 	return cfg;
 }
+
+int sl_cli_no_operands(const char *cmd, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	fprintf(stderr,
+		"sluice %s: unexpected argument '%s' (see sluice %s --help)\n",
+		cmd, argv[optind], cmd);
+	return 2;
+}

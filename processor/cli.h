@@ -29,6 +29,13 @@ int state_main(int argc, char **argv);	   /* processor/admin_cmds.c */
 sl_config *sl_cli_config(const char *file);
 
 /*
+ * After getopt: 0 when no word is left over; else says which one on
+ * stderr ("sluice <cmd>: unexpected argument ...") and returns 2, the
+ * usage-error status (a forgotten --topologies must not run everything).
+ */
+int sl_cli_no_operands(const char *cmd, int argc, char **argv);
+
+/*
  * SIGINT/SIGTERM handling: the first signal sets sl_stop_requested,
  * which loops poll; a second one exits at once with status 130.
  */

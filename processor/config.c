@@ -390,7 +390,28 @@ static const char *const required[] = {
 	"application.id",
 	"kafka.bootstrap.servers",
 	"state.dir",
+	"reminder.at",
+	"reminder.timezone",
+	"reminder.min_idle",
+	"reminder.max_per_user",
+	"reminder.catchup_until",
+	"reminder.give_up_after",
 };
+
+/*
+ * application.id names topics, groups and state directories: Kafka's
+ * topic characters only, and not "." or ".." (a path out of state.dir).
+ */
+static int valid_app_id(const char *v)
+{
+	if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0 || strlen(v) > 200)
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' &&
+		    *p != '-')
+			return 0;
+	return 1;
+}
 
 /*
  * SL_OK when v suits k's kind and range; else SL_ECONFIG with
@@ -419,7 +440,13 @@ static int check_value(const struct known *k, const char *where, const char *v,
 	}
 	switch (k->kind) {
 	case KIND_STRING:
-		return SL_OK;
+		if (strcmp(k->key, "application.id") != 0)
+			return SL_OK;
+		snprintf(rule, sizeof(rule),
+			 "letters, digits, '.', '_' and '-' (not . or ..), "
+			 "up to 200");
+		ok = valid_app_id(v);
+		break;
 	case KIND_INTEGER:
 		int_rule(k, rule, sizeof(rule));
 		ok = parse_int(v, &n) == SL_OK && n >= k->lo && n <= k->hi;

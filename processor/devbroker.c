@@ -110,6 +110,8 @@ int devbroker_main(int argc, char **argv)
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	if (sl_cli_no_operands("dev-broker", argc, argv) != 0)
+		return 2;
 	cfg = sl_cli_config(file);
 	if (cfg == NULL)
 		return 1;

@@ -429,6 +429,8 @@ int worker_main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (sl_cli_no_operands("worker", argc, argv) != 0)
+		return 2;
 	w.cfg = sl_cli_config(file);
 	if (w.cfg == NULL)
 		return 1;

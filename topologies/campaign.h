@@ -18,7 +18,7 @@
 struct campaign_topology {
 	const char *name;
 	int (*build)(const sl_config *cfg, sl_topology **out, sl_errbuf *eb);
-	int replayable;		   /* its sinks are idempotent: safe to re-run */
+	int replayable;		   /* sinks idempotent: safe to re-run */
 	const char *source_key;	   /* config key naming the source, or NULL */
 	const char *source;	   /* the source when that key is unset */
 	const char *const *stores; /* own stores, NULL-terminated */

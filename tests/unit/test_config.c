@@ -207,6 +207,8 @@ static void test_passthrough_keys(void **state)
 
 /* ---- values ------------------------------------------------------- */
 
+#define APP_ID_RULE "letters, digits, '.', '_' and '-' (not . or ..), up to 200"
+
 static void test_bad_values(void **state)
 {
 	static const struct {
@@ -240,6 +242,9 @@ static void test_bad_values(void **state)
 		{ "clock.start", "yesterday",
 		  "an RFC 3339 instant like 2026-03-01T18:55:00+05:30" },
 		{ "outbox.notify", "maybe", "true or false" },
+		{ "application.id", "../x", APP_ID_RULE },
+		{ "application.id", "foo bar", APP_ID_RULE },
+		{ "application.id", "..", APP_ID_RULE },
 	};
 
 	(void)state;
@@ -265,7 +270,8 @@ static void test_required_not_empty(void **state)
 {
 	static const char *const keys[] = { "application.id",
 					    "kafka.bootstrap.servers",
-					    "state.dir" };
+					    "state.dir", "reminder.at",
+					    "reminder.timezone" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
@@ -701,6 +707,27 @@ static void test_every_read_key_known(void **state)
  * is set (empty, or /dev/null for a _FILE, or "x" for the keys that may
  * not be empty) and the log must stay quiet.
  */
+/* A good value for a variable whose key may not be empty; else "". */
+static const char *required_sample(const char *name)
+{
+	static const char *const samples[][2] = {
+		{ "SLUICE_APPLICATION_ID", "x" },
+		{ "SLUICE_KAFKA_BOOTSTRAP_SERVERS", "x" },
+		{ "SLUICE_STATE_DIR", "x" },
+		{ "SLUICE_REMINDER_AT", "19:00" },
+		{ "SLUICE_REMINDER_TIMEZONE", "Asia/Kolkata" },
+		{ "SLUICE_REMINDER_MIN_IDLE", "1h" },
+		{ "SLUICE_REMINDER_MAX_PER_USER", "3" },
+		{ "SLUICE_REMINDER_CATCHUP_UNTIL", "21:00" },
+		{ "SLUICE_REMINDER_GIVE_UP_AFTER", "7d" },
+	};
+
+	for (size_t i = 0; i < sizeof(samples) / sizeof(*samples); i++)
+		if (strcmp(name, samples[i][0]) == 0)
+			return samples[i][1];
+	return "";
+}
+
 static void test_script_env_names_quiet(void **state)
 {
 	static const char *const where[] = { "scripts",
@@ -728,13 +755,11 @@ static void test_script_env_names_quiet(void **state)
 		int file = len > 5 &&
 			   strcmp(f->item[i] + len - 5, "_FILE") == 0;
 
-		int needed = strcmp(f->item[i], "SLUICE_APPLICATION_ID") == 0 ||
-			     strcmp(f->item[i],
-				    "SLUICE_KAFKA_BOOTSTRAP_SERVERS") == 0 ||
-			     strcmp(f->item[i], "SLUICE_STATE_DIR") == 0;
+		const char *v = file ? "/dev/null"
+				     : required_sample(f->item[i]);
 
 		/* Empty unsets, except the keys that must not be empty. */
-		setenv(f->item[i], file ? "/dev/null" : needed ? "x" : "", 1);
+		setenv(f->item[i], v, 1);
 		saw_bin |= strcmp(f->item[i], "SLUICE_BIN") == 0;
 	}
 	log = load_env_logged(cfg, &rc, &eb);
