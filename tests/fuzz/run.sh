@@ -45,9 +45,10 @@ sources()
 	case $1 in
 	event) echo topologies/event.c processor/timeutil.c processor/err.c ;;
 	api_body) echo api/request.c api/util.c processor/config.c \
-		topologies/event.c \
+		topologies/event.c processor/log.c \
 		processor/timeutil.c processor/err.c ;;
-	config) echo processor/config.c processor/timeutil.c processor/err.c ;;
+	config) echo processor/config.c processor/log.c \
+		processor/timeutil.c processor/err.c ;;
 	*) return 1 ;;
 	esac
 }
