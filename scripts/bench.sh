@@ -19,6 +19,9 @@
 #               with the state intact -> time to ready (target < 1 s)
 #   store       tests/bench/store_bench.c: st_put through state/store.h
 #               against raw mdb_put, 10k per transaction (target <= 1.5x)
+#   api, whatsapp, emission, sinks
+#               tests/bench/api_bench.sh, whatsapp_rate.sh, emission.sh,
+#               sinks.sh (each prints its own numbers)
 #
 # --only takes a comma-separated subset of the names above (restore needs
 # memory).  --record appends a dated result block to docs/BENCHMARKS.md.
@@ -63,7 +66,7 @@ COMMIT_MS=1000
 # stays idle, whatever the real time of the run.
 CLOCK_START=2026-03-01T10:00:00+05:30
 
-ALL_PARTS=throughput,eos,memory,restore,store,api,whatsapp,emission
+ALL_PARTS=throughput,eos,memory,restore,store,api,whatsapp,emission,sinks
 RECORD=0
 ONLY=$ALL_PARTS
 COMMAND="scripts/bench.sh $*"
@@ -615,22 +618,6 @@ phase_restore()
 	put restart_restored "$(sluice_metric sluice_restored_records_total)"
 	sluice_stop sluice-restart
 
-	# The same restore with bigger fetches per partition (librdkafka's
-	# default is 1 MB), the setting the restorer would need.
-	say "bench: restore again with kafka.max.partition.fetch.bytes=10485760"
-	rm -rf "$DIR/state-restore"
-	t0=$(now_ms)
-	SLUICE_KAFKA_MAX_PARTITION_FETCH_BYTES=10485760 \
-		sluice_start sluice-restore10m "$app" at_least_once \
-		"$DIR/state-restore"
-	wait_until "$TIMEOUT" sluice_ready ||
-		die "restore: not ready after ${TIMEOUT}s" \
-			"($DIR/sluice-restore10m.log)"
-	read -r span n <<<"$(restore_span "$DIR/sluice-restore10m.log")"
-	put restore10m_span_ms "$span"
-	put restore10m_rate "$(awk -v n="$n" -v s="$span" \
-		'BEGIN { printf "%.0f\n", (s > 0 ? n / (s / 1000) : 0) }')"
-	sluice_stop sluice-restore10m
 	((KEEP)) || rm -rf "$DIR/state-restore" "$state"
 }
 
@@ -739,9 +726,6 @@ summary()
 		rs="$rr ($(get restore_records) in $(get restore_span_ms) ms)"
 		row "restore from changelog (records/s)" "$rs" "-" "-" \
 			">= 200000" "$(met "$rr" '>=' 200000)"
-		rs="$(get restore10m_rate) (in $(get restore10m_span_ms) ms)"
-		row "same, kafka.max.partition.fetch.bytes=10485760" \
-			"$rs" "-" "-" "(info)" "-"
 		row "restart with checkpoint, to ready (s)" \
 			"$(get restart_ready_s)" "-" "-" "< 1" \
 			"$(met "$(get restart_ready_s)" '<=' 0.999)"
@@ -785,7 +769,9 @@ details()
 		echo "- $t: sluice $(side sluice "$t"); peer $(side peer "$t")"
 	done
 	echo "- settings: Sluice commit.interval.ms=$COMMIT_MS, librdkafka" \
-		"defaults; peer Kafka Streams 4.4.0," \
+		"defaults but the consumer's queued.min.messages=200000 and" \
+		"the restorer's max.partition.fetch.bytes=10485760 (Sluice's" \
+		"own); peer Kafka Streams 4.4.0," \
 		"num.stream.threads=$PEER_THREADS," \
 		"commit.interval.ms=$COMMIT_MS," \
 		"statestore.cache.max.bytes=$PEER_CACHE (store caching on)," \
@@ -839,6 +825,9 @@ want store && phase_store
 # WhatsApp sender's rate over 60 s; each prints its own numbers.
 want api && { tests/bench/api_bench.sh | tee "$DIR/api.txt"; }
 want whatsapp && { tests/bench/whatsapp_rate.sh | tee "$DIR/whatsapp.txt"; }
+# The ClickHouse sink against curl posting the same bodies, and the Meta
+# transform's CPU per event (issue 5's benchmarks).
+want sinks && { tests/bench/sinks.sh | tee "$DIR/sinks.txt"; }
 # The 7 PM emission of EMIT_USERS reminders (default 1M) with live-event
 # latency during it, on a broker of its own (see the script's header).
 want emission && {
