@@ -192,6 +192,33 @@ static char *render_default(const void *val, size_t len)
 	return out;
 }
 
+/*
+ * A key missing from its hashed partition may live in another one this
+ * app runs: a store keyed differently from its topic (wa_sends holds
+ * reminder ids in their user's partition).  SL_OK with *part set to the
+ * partition it was found in, or SL_ENOTFOUND.
+ */
+static int look_elsewhere(sl_app *app, st_txn *rt, int s, const char *key,
+			  size_t klen, MDB_val *v, int32_t *part)
+{
+	for (int i = 0; i < app->ntasks; i++) {
+		MDB_dbi dbi;
+		int running;
+
+		if (i == *part)
+			continue;
+		pthread_mutex_lock(&app->tasks_lock);
+		running = app->tasks[i].state == TASK_RUNNING;
+		dbi = app->tasks[i].dbi[s];
+		pthread_mutex_unlock(&app->tasks_lock);
+		if (running && st_get(rt, dbi, key, klen, v) == SL_OK) {
+			*part = i;
+			return SL_OK;
+		}
+	}
+	return SL_ENOTFOUND;
+}
+
 int app_store_lookup(sl_app *app, const char *store, const char *key,
 		     char **json, int32_t *part)
 {
@@ -222,6 +249,8 @@ int app_store_lookup(sl_app *app, const char *store, const char *key,
 	if (rc != SL_OK)
 		return rc;
 	rc = st_get(&rt, dbi, key, klen, &v);
+	if (rc == SL_ENOTFOUND && !app->topo->stores[s].global)
+		rc = look_elsewhere(app, &rt, s, key, klen, &v, part);
 	if (rc == SL_OK) {
 		sl_render_fn fn = app->topo->stores[s].render;
 
