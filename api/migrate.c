@@ -246,7 +246,6 @@ static int migrate_kafka(const sl_config *cfg, sl_errbuf *eb)
 	struct sl_topic_spec specs[] = { { journey, 0, 0 },
 					 { reminders, 0, 0 } };
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_t *rk = NULL;
 	char err[256];
 	int had[2], rc;
@@ -264,14 +263,9 @@ static int migrate_kafka(const sl_config *cfg, sl_errbuf *eb)
 	}
 
 	/* Unreachable brokers: say so now, not after every timeout. */
-	if (rd_kafka_metadata(rk, 0, NULL, &md, 10000) !=
-	    RD_KAFKA_RESP_ERR_NO_ERROR) {
-		rc = sl_errbuf_set(
-			eb, SL_EUNAVAIL, "kafka brokers unreachable (%s)",
-			sl_config_get(cfg, "kafka.bootstrap.servers"));
+	rc = sl_kafka_brokers_answer(rk, cfg, eb);
+	if (rc != SL_OK)
 		goto out;
-	}
-	rd_kafka_metadata_destroy(md);
 	for (int i = 0; i < 2; i++)
 		had[i] = sl_topic_partitions(rk, specs[i].name, 10000);
 	rc = sl_topics_ensure(rk, cfg, specs, 2, eb);

@@ -782,7 +782,6 @@ int reset_main(int argc, char **argv)
 	struct reset r = { .failed = 0 };
 	const char *file = NULL;
 	rd_kafka_conf_t *conf = NULL;
-	const struct rd_kafka_metadata *md;
 	char errstr[256], topic[512];
 	sl_errbuf eb = { { 0 } };
 	int rc;
@@ -810,15 +809,10 @@ int reset_main(int argc, char **argv)
 		goto out;
 	}
 	conf = NULL; /* owned by r.rk */
-	if (rd_kafka_metadata(r.rk, 0, NULL, &md, 10000) !=
-	    RD_KAFKA_RESP_ERR_NO_ERROR) {
-		fprintf(stderr,
-			"sluice reset: kafka brokers unreachable (%s) within "
-			"10 s; nothing changed\n",
-			sl_config_get(r.cfg, "kafka.bootstrap.servers"));
+	if (sl_kafka_brokers_answer(r.rk, r.cfg, &eb) != SL_OK) {
+		fprintf(stderr, "sluice reset: %s; nothing changed\n", eb.msg);
 		goto out;
 	}
-	rd_kafka_metadata_destroy(md);
 
 	/* Nothing changes while a worker runs, or may run. */
 	rc = reset_check_idle(&r);

@@ -106,12 +106,7 @@ out:
 	return rc;
 }
 
-/*
- * One metadata request (brokers only) before anything else, so an
- * unreachable cluster is reported at once and by address, not as a
- * timeout per topic.
- */
-static int brokers_answer(rd_kafka_t *rk, const sl_config *cfg, sl_errbuf *eb)
+int sl_kafka_brokers_answer(rd_kafka_t *rk, const sl_config *cfg, sl_errbuf *eb)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err;
@@ -142,7 +137,7 @@ int sl_topics_ensure(rd_kafka_t *rk, const sl_config *cfg,
 
 	if (nt == NULL)
 		return SL_ENOMEM;
-	rc = brokers_answer(rk, cfg, eb);
+	rc = sl_kafka_brokers_answer(rk, cfg, eb);
 	if (rc != SL_OK)
 		goto out;
 	sl_config_int(cfg, "topic.partitions", &parts, NULL);

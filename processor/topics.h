@@ -43,6 +43,15 @@ int sl_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms);
 int sl_kafka_conf_apply(rd_kafka_conf_t *conf, const sl_config *cfg,
 			sl_errbuf *eb);
 
+/*
+ * One metadata request (brokers only, 10 s), so an unreachable cluster
+ * is reported at once and by address ("kafka brokers unreachable
+ * (<bootstrap>) within 10 s: ..."), not as a timeout per later request.
+ * sl_topics_ensure() starts with it.
+ */
+int sl_kafka_brokers_answer(rd_kafka_t *rk, const sl_config *cfg,
+			    sl_errbuf *eb);
+
 /* librdkafka's log callback: its syslog levels onto Sluice's log. */
 void sl_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 		     const char *buf);
