@@ -22,6 +22,7 @@ enum kind {
 	KIND_TIME_OF_DAY, /* sl_config_time_of_day */
 	KIND_INSTANT,	  /* sl_config_instant_ms */
 	KIND_BOOLEAN,	  /* true/false, 1/0, yes/no, on/off */
+	KIND_NAME,	  /* Kafka's name characters; names paths too */
 };
 
 struct known {
@@ -39,6 +40,7 @@ struct known {
 #define TIME_OF_DAY(k, d) { (k), (d), KIND_TIME_OF_DAY, 0, 0 }
 #define INSTANT(k, d) { (k), (d), KIND_INSTANT, 0, 0 }
 #define BOOLEAN(k, d) { (k), (d), KIND_BOOLEAN, 0, 0 }
+#define NAME(k, d) { (k), (d), KIND_NAME, 0, 0 }
 /* clang-format on */
 
 /* An integer whose range the component reading it checks. */
@@ -54,7 +56,7 @@ struct known {
  * same "key: must be ..." error when it starts.
  */
 static const struct known known[] = {
-	STRING("application.id", "sluice-campaign"),
+	NAME("application.id", "sluice-campaign"),
 	STRING("kafka.bootstrap.servers", "127.0.0.1:9092"),
 	STRING("state.dir", "sluice-state"),
 	STRING("processing.guarantee", "at_least_once"),
@@ -399,10 +401,11 @@ static const char *const required[] = {
 };
 
 /*
- * application.id names topics, groups and state directories: Kafka's
- * topic characters only, and not "." or ".." (a path out of state.dir).
+ * A name that becomes topics, groups and state directories (the
+ * application id): Kafka's topic characters only, and not "." or ".."
+ * (a path out of state.dir).
  */
-static int valid_app_id(const char *v)
+static int valid_name(const char *v)
 {
 	if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0 || strlen(v) > 200)
 		return 0;
@@ -440,12 +443,12 @@ static int check_value(const struct known *k, const char *where, const char *v,
 	}
 	switch (k->kind) {
 	case KIND_STRING:
-		if (strcmp(k->key, "application.id") != 0)
-			return SL_OK;
+		return SL_OK;
+	case KIND_NAME:
 		snprintf(rule, sizeof(rule),
 			 "letters, digits, '.', '_' and '-' (not . or ..), "
 			 "up to 200");
-		ok = valid_app_id(v);
+		ok = valid_name(v);
 		break;
 	case KIND_INTEGER:
 		int_rule(k, rule, sizeof(rule));
