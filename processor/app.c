@@ -1396,6 +1396,7 @@ static void loop_once(sl_app *app)
 {
 	int busy = restoring(app) || slices_pending(app);
 	int timeout = busy ? 0 : 50;
+	size_t pending;
 	int n = 0;
 
 	while (n < POLL_BATCH) {
@@ -1423,9 +1424,10 @@ static void loop_once(sl_app *app)
 				task_start(app, &app->tasks[i]);
 	}
 	punctuate(app);
-	if (sinks_pending(app) > SINK_MAX_PENDING)
+	pending = sinks_pending(app);
+	if (pending > SINK_MAX_PENDING)
 		sinks_pause(app, 1);
-	else if (app->paused_for_sinks && sinks_pending(app) == 0 &&
+	else if (pending == 0 && app->paused_for_sinks &&
 		 now_mono() >= app->sink_retry_ms)
 		sinks_pause(app, 0); /* exactly_once: rewound, try again */
 	if (now_mono() - app->last_commit_ms >= app->commit_interval_ms ||
