@@ -41,42 +41,56 @@ const char *campaign_source(const struct campaign_topology *c,
 	return v != NULL ? v : c->source;
 }
 
+/*
+ * The next item of a comma-separated list at *p: its start, its length
+ * in *len, *p moved past it; NULL when the list is used up.
+ */
+static const char *next_item(const char **p, size_t *len)
+{
+	const char *item = *p, *comma;
+
+	if (item == NULL || *item == '\0')
+		return NULL;
+	comma = strchr(item, ',');
+	*len = comma ? (size_t)(comma - item) : strlen(item);
+	*p = comma ? comma + 1 : NULL;
+	return item;
+}
+
+static int item_is(const char *item, size_t len, const char *name)
+{
+	return len == strlen(name) && strncmp(item, name, len) == 0;
+}
+
 int campaign_listed(const char *list, const char *name)
 {
-	size_t n = strlen(name);
+	const char *p = list, *item;
+	size_t len;
 
 	if (list == NULL)
 		return 1;
-	for (const char *p = list; p != NULL && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
-
-		if (len == n && strncmp(p, name, n) == 0)
+	while ((item = next_item(&p, &len)) != NULL)
+		if (item_is(item, len, name))
 			return 1;
-		p = c ? c + 1 : NULL;
-	}
 	return 0;
 }
 
 int campaign_check_list(const char *list, sl_errbuf *eb)
 {
-	for (const char *p = list; p != NULL && *p;) {
-		const char *c = strchr(p, ',');
-		int len = c ? (int)(c - p) : (int)strlen(p);
+	const char *p = list, *item;
+	size_t len;
+
+	while ((item = next_item(&p, &len)) != NULL) {
 		int known = 0;
 
 		for (size_t i = 0; i < campaign_ntopologies && !known; i++)
-			known = (size_t)len ==
-					strlen(campaign_topologies[i].name) &&
-				strncmp(p, campaign_topologies[i].name,
-					(size_t)len) == 0;
+			known = item_is(item, len, campaign_topologies[i].name);
 		if (!known)
 			return sl_errbuf_set(eb, SL_ECONFIG,
 					     "unknown topology '%.*s' (known: "
 					     "journey, analytics, whatsapp, "
 					     "conversions)",
-					     len, p);
-		p = c ? c + 1 : NULL;
+					     (int)len, item);
 	}
 	return SL_OK;
 }
