@@ -842,6 +842,12 @@ static void tasks_revoke(sl_app *app, rd_kafka_topic_partition_list_t *ps)
 		SL_INFO(COMP, "partition revoked app=%s partition=%d",
 			app->group_id, (int)p);
 	}
+	/*
+	 * A standby the worker asked for while the partition was still ours
+	 * was skipped; now it can be kept.  The wanted set may not change
+	 * again, so look at it anew.
+	 */
+	atomic_store(&app->standby_changed, 1);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
